@@ -1,0 +1,71 @@
+# dpinger, self-healing fork of dpinger 3.3
+#
+# Works with GNU make and BSD make (bmake).  Honours CC, CFLAGS, CPPFLAGS,
+# LDFLAGS, PREFIX, DESTDIR, BINDIR and MANDIR.
+#
+#   make            build dpinger
+#   make check      build and run the test suite (ATF + kyua; root for the
+#                   network tests), prints "N passed, N failed"
+#   make demo       self-contained demonstration in network namespaces (root)
+#   make install    install bin/dpinger and the man page
+
+CC?=		cc
+CFLAGS?=	-O2 -g
+PREFIX?=	/usr/local
+BINDIR?=	$(PREFIX)/bin
+MANDIR?=	$(PREFIX)/man/man8
+INSTALL?=	install
+
+DP_CFLAGS=	-std=c11 -Wall -Wextra
+DP_LIBS=	-lpthread
+ATF_CFLAGS=	`pkg-config --cflags atf-c 2>/dev/null`
+ATF_LIBS=	`pkg-config --libs atf-c 2>/dev/null || echo -latf-c`
+
+TEST_PROGS=	tests/unit_test tests/tools/tunpeer tests/tools/freezer \
+		tests/tools/faultinject.so tests/tools/sockquery \
+		tests/tools/threadtoy tests/tools/rawsend
+
+all: dpinger
+
+dpinger: dpinger.c
+	$(CC) $(DP_CFLAGS) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o dpinger dpinger.c $(DP_LIBS)
+
+tests/unit_test: tests/unit_test.c dpinger.c
+	$(CC) $(DP_CFLAGS) -Wno-unused-function $(CPPFLAGS) $(CFLAGS) $(ATF_CFLAGS) $(LDFLAGS) \
+	    -o tests/unit_test tests/unit_test.c $(ATF_LIBS) $(DP_LIBS)
+
+tests/tools/tunpeer: tests/tools/tunpeer.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/tools/tunpeer tests/tools/tunpeer.c
+
+tests/tools/freezer: tests/tools/freezer.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/tools/freezer tests/tools/freezer.c
+
+tests/tools/faultinject.so: tests/tools/faultinject.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE -O2 -shared -fPIC -o tests/tools/faultinject.so tests/tools/faultinject.c -ldl
+
+tests/tools/sockquery: tests/tools/sockquery.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/tools/sockquery tests/tools/sockquery.c $(DP_LIBS)
+
+tests/tools/threadtoy: tests/tools/threadtoy.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/tools/threadtoy tests/tools/threadtoy.c $(DP_LIBS)
+
+tests/tools/rawsend: tests/tools/rawsend.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/tools/rawsend tests/tools/rawsend.c
+
+tests: dpinger $(TEST_PROGS)
+
+check: tests
+	sh tests/run.sh
+
+demo: dpinger
+	sh tests/demo.sh
+
+install: dpinger
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
+	$(INSTALL) -m 0555 dpinger $(DESTDIR)$(BINDIR)/dpinger
+	$(INSTALL) -m 0444 dpinger.8 $(DESTDIR)$(MANDIR)/dpinger.8
+
+clean:
+	rm -f dpinger $(TEST_PROGS)
+
+.PHONY: all tests check demo install clean

@@ -1,0 +1,200 @@
+//
+// sockquery: a status-socket client for the tests.
+//
+//   sockquery [-t timeout_ms] [-T] path            one query: print the line
+//   sockquery -m close -n N path                   N clients that connect and
+//                                                  close without reading
+//   sockquery -m hold -n N [-t ms] path            N clients that connect and
+//                                                  never read, held for ms
+//
+// Query exit status: 0 with a full line, 2 on timeout or no full line,
+// 1 when the socket cannot be reached.  -T adds "elapsed_ms N" on stderr.
+//
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static long
+elapsed_ms(
+    const struct timespec * start)
+{
+    struct timespec     now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
+}
+
+// Connect to the socket; -1 with errno on failure
+static int
+connect_to(
+    const char *        path)
+{
+    struct sockaddr_un  sa;
+    int                 fd;
+
+    fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+    {
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
+    {
+        int saved = errno;
+
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+// One query: read until EOF or the timeout
+static int
+query(
+    const char *        path,
+    long                timeout,
+    int                 show_time)
+{
+    struct timespec     start;
+    char                buf[512];
+    size_t              len = 0;
+    int                 fd;
+    int                 rc = 2;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    fd = connect_to(path);
+    if (fd < 0)
+    {
+        fprintf(stderr, "sockquery: connect %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    for (;;)
+    {
+        struct pollfd   pfd = { fd, POLLIN, 0 };
+        long            left = timeout - elapsed_ms(&start);
+        ssize_t         n;
+
+        if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
+        {
+            fprintf(stderr, "sockquery: %s: timeout after %ldms\n", path, elapsed_ms(&start));
+            break;
+        }
+        n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0)
+        {
+            buf[len] = '\0';
+            rc = len > 0 && buf[len - 1] == '\n' ? 0 : 2;
+            if (rc)
+            {
+                fprintf(stderr, "sockquery: %s: closed without a full line\n", path);
+            }
+            break;
+        }
+        len += (size_t) n;
+        if (len == sizeof(buf) - 1)
+        {
+            break;
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    fputs(buf, stdout);
+    if (show_time)
+    {
+        fprintf(stderr, "elapsed_ms %ld\n", elapsed_ms(&start));
+    }
+    return rc;
+}
+
+int
+main(
+    int                 argc,
+    char *              argv[])
+{
+    const char *        mode = "query";
+    long                timeout = 5000;
+    long                count = 1;
+    int                 show_time = 0;
+    int                 opt;
+    long                i;
+
+    while ((opt = getopt(argc, argv, "m:n:t:T")) != -1)
+    {
+        switch (opt)
+        {
+        case 'm':
+            mode = optarg;
+            break;
+        case 'n':
+            count = strtol(optarg, NULL, 10);
+            break;
+        case 't':
+            timeout = strtol(optarg, NULL, 10);
+            break;
+        case 'T':
+            show_time = 1;
+            break;
+        default:
+            fprintf(stderr, "usage: sockquery [-m query|close|hold] [-n count] [-t ms] [-T] path\n");
+            return 1;
+        }
+    }
+    if (optind != argc - 1)
+    {
+        fprintf(stderr, "usage: sockquery [-m query|close|hold] [-n count] [-t ms] [-T] path\n");
+        return 1;
+    }
+
+    if (strcmp(mode, "query") == 0)
+    {
+        return query(argv[optind], timeout, show_time);
+    }
+    if (strcmp(mode, "close") == 0)
+    {
+        long    failed = 0;
+
+        for (i = 0; i < count; i++)
+        {
+            int fd = connect_to(argv[optind]);
+
+            if (fd < 0)
+            {
+                failed++;
+                continue;
+            }
+            close(fd);
+        }
+        printf("connected %ld failed %ld\n", count - failed, failed);
+        return failed ? 1 : 0;
+    }
+    if (strcmp(mode, "hold") == 0)
+    {
+        int *   fds = calloc((size_t) count, sizeof(int));
+
+        for (i = 0; fds && i < count; i++)
+        {
+            fds[i] = connect_to(argv[optind]);
+            if (fds[i] < 0)
+            {
+                fprintf(stderr, "sockquery: connect %s: %s\n", argv[optind], strerror(errno));
+                return 1;
+            }
+        }
+        printf("held %ld\n", count);
+        fflush(stdout);
+        poll(NULL, 0, (int) timeout);
+        return 0;
+    }
+    fprintf(stderr, "sockquery: unknown mode %s\n", mode);
+    return 1;
+}

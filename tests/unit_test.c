@@ -1,0 +1,1107 @@
+//
+// Unit tests for dpinger's pure functions: parsers, cross-checks, window
+// arithmetic and statistics, packet parsing, routing-message decoders for
+// both kernels' formats, errno classification and the back-off policies.
+// dpinger.c is compiled into this program with its main() renamed.
+//
+
+#define DPINGER_MAIN dpinger_main
+#include "../dpinger.c"
+
+#include <atf-c.h>
+
+#if defined(__linux__)
+#include <linux/if_addr.h>
+#endif
+
+// Parse a command line given as a string of space-separated words
+static int
+parse_line(
+    const char *        line,
+    struct config *     c,
+    char *              err,
+    size_t              errlen)
+{
+    static char         copy[1024];
+    char *              argv[64];
+    int                 argc = 0;
+    char *              word;
+    int                 rc;
+
+    snprintf(copy, sizeof(copy), "dpinger %s", line);
+    for (word = strtok(copy, " "); word && argc < 63; word = strtok(NULL, " "))
+    {
+        argv[argc++] = word;
+    }
+    argv[argc] = NULL;
+    rc = args_parse(argc, argv, c, err, errlen);
+    if (rc != ARGS_OK)
+    {
+        return rc;
+    }
+    return config_check(c, err, errlen) ? ARGS_BAD : ARGS_OK;
+}
+
+
+ATF_TC(time_values);
+ATF_TC_HEAD(time_values, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Times are integer milliseconds with an optional m or s suffix; anything else is rejected");
+}
+ATF_TC_BODY(time_values, tc)
+{
+    unsigned long       v;
+
+    ATF_CHECK(parse_time("500", &v) == 0 && v == 500);
+    ATF_CHECK(parse_time("500m", &v) == 0 && v == 500);
+    ATF_CHECK(parse_time("2s", &v) == 0 && v == 2000);
+    ATF_CHECK(parse_time("  10", &v) == 0 && v == 10);
+    ATF_CHECK(parse_time("0", &v) == 0 && v == 0);
+    ATF_CHECK(parse_time("1.5s", &v) == -1);
+    ATF_CHECK(parse_time("-5", &v) == -1);
+    ATF_CHECK(parse_time("5x", &v) == -1);
+    ATF_CHECK(parse_time("5ms", &v) == -1);
+    ATF_CHECK(parse_time("", &v) == -1);
+    ATF_CHECK(parse_time("s", &v) == -1);
+    ATF_CHECK(parse_time("99999999999999999999", &v) == -1);
+}
+
+ATF_TC(percent_values);
+ATF_TC_HEAD(percent_values, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Percentages are integers 0..100 with an optional %%");
+}
+ATF_TC_BODY(percent_values, tc)
+{
+    unsigned long       v;
+
+    ATF_CHECK(parse_percent("0", &v) == 0 && v == 0);
+    ATF_CHECK(parse_percent("100", &v) == 0 && v == 100);
+    ATF_CHECK(parse_percent("20%", &v) == 0 && v == 20);
+    ATF_CHECK(parse_percent("101", &v) == -1);
+    ATF_CHECK(parse_percent("-1", &v) == -1);
+    ATF_CHECK(parse_percent("5%%", &v) == -1);
+    ATF_CHECK(parse_percent("5 ", &v) == -1);
+    ATF_CHECK(parse_percent("", &v) == -1);
+}
+
+ATF_TC(length_values);
+ATF_TC_HEAD(length_values, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Lengths are integers with an optional b or k (x1024) suffix");
+}
+ATF_TC_BODY(length_values, tc)
+{
+    unsigned long       v;
+
+    ATF_CHECK(parse_length("3", &v) == 0 && v == 3);
+    ATF_CHECK(parse_length("10b", &v) == 0 && v == 10);
+    ATF_CHECK(parse_length("1k", &v) == 0 && v == 1024);
+    ATF_CHECK(parse_length("1kb", &v) == -1);
+    ATF_CHECK(parse_length("-1", &v) == -1);
+    ATF_CHECK(parse_length("1m", &v) == -1);
+}
+
+ATF_TC(count_values);
+ATF_TC_HEAD(count_values, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "The -E count is a plain non-negative integer");
+}
+ATF_TC_BODY(count_values, tc)
+{
+    unsigned long       v;
+
+    ATF_CHECK(parse_count("0", &v) == 0 && v == 0);
+    ATF_CHECK(parse_count("3", &v) == 0 && v == 3);
+    ATF_CHECK(parse_count("3s", &v) == -1);
+    ATF_CHECK(parse_count("-1", &v) == -1);
+    ATF_CHECK(parse_count("10000000", &v) == -1);
+}
+
+ATF_TC(option_values);
+ATF_TC_HEAD(option_values, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Every option stores its value, the defaults apply, and bad values name the option");
+}
+ATF_TC_BODY(option_values, tc)
+{
+    struct config       c;
+    char                err[512];
+
+    ATF_REQUIRE_EQ(parse_line("-S -r 0 -i GW -B 10.0.0.1 -p /tmp/x.pid -u /tmp/x.sock -C /bin/true "
+                              "-d 1 -s 500 -l 2000 -t 60000 -A 1000 -D 500 -L 20 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK(c.use_syslog && c.report_interval == 0 && strcmp(c.identifier, "GW") == 0);
+    ATF_CHECK(c.send_interval == 500 && c.loss_interval == 2000 && c.time_period == 60000);
+    ATF_CHECK(c.alert_interval == 1000 && c.latency_alarm == 500 && c.loss_alarm == 20 && c.data_len == 1);
+    ATF_CHECK(c.alarm_hold == 10000 && c.send_error_limit == 3 && c.watchdog_limit == 5000);
+    ATF_CHECK(c.slot_count == 120 && c.seq_limit == 61440);
+    ATF_CHECK_STREQ(c.prefix, "GW ");
+    ATF_CHECK(c.family == AF_INET && c.bind_len > 0);
+
+    ATF_REQUIRE_EQ(parse_line("-f -R -P -N -E 0 -W 0 -H 3s 192.0.2.1", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK(c.foreground && c.rewind_output && c.realtime_recv && c.no_route_socket);
+    ATF_CHECK(c.send_error_limit == 0 && c.watchdog_limit == 0 && c.alarm_hold == 3000);
+    ATF_CHECK(c.loss_interval == 2000 && c.report_interval == 1000);
+    ATF_CHECK_STREQ(c.prefix, "");
+
+    ATF_CHECK_EQ(parse_line("-s 1.5s 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "-s") && strstr(err, "1.5s"));
+    ATF_CHECK_EQ(parse_line("-s 0 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-l 0 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-A 0 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-t 0 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-r x 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-L 101 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-W -1 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "-W") != NULL);
+    ATF_CHECK_EQ(parse_line("-E x 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-x 10.0.0.2", &c, err, sizeof(err)), ARGS_USAGE);
+    ATF_CHECK(strstr(err, "-x") != NULL);
+    ATF_CHECK_EQ(parse_line("-s", &c, err, sizeof(err)), ARGS_USAGE);
+    ATF_CHECK_EQ(parse_line("-h 10.0.0.2", &c, err, sizeof(err)), ARGS_USAGE);
+    ATF_CHECK_EQ(parse_line("", &c, err, sizeof(err)), ARGS_USAGE);
+    ATF_CHECK_EQ(parse_line("10.0.0.2 10.0.0.3", &c, err, sizeof(err)), ARGS_USAGE);
+}
+
+ATF_TC(identifier_limit);
+ATF_TC_HEAD(identifier_limit, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "An identifier of 62 bytes is accepted, 63 bytes is rejected; so is a socket path beyond sun_path");
+}
+ATF_TC_BODY(identifier_limit, tc)
+{
+    struct config       c;
+    char                err[512];
+    char                line[512];
+    char                ident[80];
+    char                path[200];
+
+    memset(ident, 'x', sizeof(ident));
+    ident[62] = '\0';
+    snprintf(line, sizeof(line), "-i %s 10.0.0.2", ident);
+    ATF_CHECK_EQ(parse_line(line, &c, err, sizeof(err)), ARGS_OK);
+    ident[62] = 'x';
+    ident[63] = '\0';
+    snprintf(line, sizeof(line), "-i %s 10.0.0.2", ident);
+    ATF_CHECK_EQ(parse_line(line, &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "-i") != NULL);
+
+    memset(path, 'p', sizeof(path));
+    path[0] = '/';
+    path[sizeof(((struct sockaddr_un *) 0)->sun_path)] = '\0';
+    snprintf(line, sizeof(line), "-u %s 10.0.0.2", path);
+    ATF_CHECK_EQ(parse_line(line, &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "-u") != NULL);
+    path[sizeof(((struct sockaddr_un *) 0)->sun_path) - 1] = '\0';
+    snprintf(line, sizeof(line), "-u %s 10.0.0.2", path);
+    ATF_CHECK_EQ(parse_line(line, &c, err, sizeof(err)), ARGS_OK);
+}
+
+ATF_TC(cross_check_order);
+ATF_TC_HEAD(cross_check_order, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "The cross-checks run in upstream's order: activity, period, ratio, destination, bind, data length");
+}
+ATF_TC_BODY(cross_check_order, tc)
+{
+    struct config       c;
+    char                err[512];
+
+    // Everything wrong at once: the first check speaks
+    ATF_CHECK_EQ(parse_line("-r 0 -s 1 -t 100000 -d 70000 -B ::1 not-an-address", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_STREQ(err, "no activity enabled");
+    ATF_CHECK_EQ(parse_line("-s 1000 -t 2000 -d 70000 not-an-address", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "time period") == err);
+    // The given -l counts, the default does not
+    ATF_CHECK_EQ(parse_line("-s 500 -t 2000 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK_EQ(parse_line("-s 500 -l 1000 -t 2000 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-s 500 -l 999 -t 2000 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK_EQ(parse_line("-s 1 -t 65536 -d 70000 not-an-address", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "65535") != NULL);
+    ATF_CHECK_EQ(parse_line("-s 1 -t 65535 -d 70000 not-an-address", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "destination") != NULL);
+    ATF_CHECK_EQ(parse_line("-d 70000 -B ::1 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "bind address") != NULL);
+    ATF_CHECK_EQ(parse_line("-d 70000 -B nonsense 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "bind address") != NULL);
+    ATF_CHECK_EQ(parse_line("-d 65508 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "data length") != NULL);
+    ATF_CHECK_EQ(parse_line("-d 65507 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK_EQ(parse_line("-d 65527 ::1", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK_EQ(parse_line("-d 65528 ::1", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("example.com", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-r 0 -D 100 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK_EQ(parse_line("-r 0 -L 10 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK_EQ(parse_line("-r 0 -u /tmp/s 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK_EQ(parse_line("fe80::1%lo", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK(c.family == AF_INET6);
+}
+
+ATF_TC(slot_arithmetic);
+ATF_TC_HEAD(slot_arithmetic, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Slot count and sequence limit: the limit is a multiple of the slots with bit 15 set; ratio 65535 is accepted, 65536 is not");
+}
+ATF_TC_BODY(slot_arithmetic, tc)
+{
+    struct config       c;
+    char                err[512];
+    unsigned long       slots;
+
+    ATF_CHECK_EQ(seq_limit_for(120), 61440u);
+    ATF_CHECK_EQ(seq_limit_for(65535), 65535u);
+    ATF_CHECK_EQ(seq_limit_for(32768), 32768u);
+    ATF_CHECK_EQ(seq_limit_for(3), 49152u);
+    ATF_CHECK_EQ(seq_limit_for(1), 32768u);
+    ATF_CHECK_EQ(seq_limit_for(0), 0u);
+    ATF_CHECK_EQ(seq_limit_for(65536), 0u);
+    for (slots = 1; slots <= 65535; slots++)
+    {
+        unsigned limit = seq_limit_for(slots);
+
+        if (limit % slots || !(limit & 0x8000) || limit > 65535)
+        {
+            atf_tc_fail("bad sequence limit %u for %lu slots", limit, slots);
+        }
+    }
+    ATF_CHECK_EQ(parse_line("-s 1 -t 65535 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK(c.slot_count == 65535 && c.seq_limit == 65535);
+    ATF_CHECK_EQ(parse_line("-s 1 -t 65536 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+}
+
+ATF_TC(integer_sqrt);
+ATF_TC_HEAD(integer_sqrt, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "The integer square root is the floor of the real one");
+}
+ATF_TC_BODY(integer_sqrt, tc)
+{
+    uint64_t            n;
+
+    ATF_CHECK_EQ(isqrt64(0), 0u);
+    ATF_CHECK_EQ(isqrt64(1), 1u);
+    ATF_CHECK_EQ(isqrt64(3), 1u);
+    ATF_CHECK_EQ(isqrt64(4), 2u);
+    ATF_CHECK_EQ(isqrt64(15), 3u);
+    ATF_CHECK_EQ(isqrt64(16), 4u);
+    ATF_CHECK_EQ(isqrt64(UINT64_MAX), 4294967295u);
+    ATF_CHECK_EQ(isqrt64((uint64_t) 1 << 62), (uint64_t) 1 << 31);
+    for (n = 1; n < 100000; n += 7)
+    {
+        uint64_t r = isqrt64(n);
+
+        ATF_REQUIRE(r * r <= n && (r + 1) * (r + 1) > n);
+    }
+}
+
+// Put a window slot in a state for the statistics tests
+static void
+slot_set(
+    struct slot *       s,
+    unsigned            seq,
+    int                 state,
+    uint64_t            sent,
+    uint32_t            latency)
+{
+    atomic_store(&s->sent_us, sent);
+    atomic_store(&s->latency_us, latency);
+    atomic_store(&s->tag, SLOT_TAG(seq, state));
+}
+
+ATF_TC(statistics);
+ATF_TC_HEAD(statistics, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Average, stddev and loss over hand-computed windows: received, lost, in-flight and empty slots");
+}
+ATF_TC_BODY(statistics, tc)
+{
+    struct slot         slots[8];
+    struct stats        st;
+    uint64_t            now = 100000000;
+    uint64_t            loss = 2000000;
+
+    // No data at all
+    memset(slots, 0, sizeof(slots));
+    window_stats(slots, 8, now, loss, &st);
+    ATF_CHECK(st.average == 0 && st.stddev == 0 && st.loss == 0);
+
+    // 1000, 2000, 3000 and 4000 us received; average 2500,
+    // stddev isqrt(7500000 - 6250000) = isqrt(1250000) = 1118
+    slot_set(&slots[0], 0, SLOT_RECEIVED, now - 9000000, 1000);
+    slot_set(&slots[1], 1, SLOT_RECEIVED, now - 8000000, 2000);
+    slot_set(&slots[2], 2, SLOT_RECEIVED, now - 7000000, 3000);
+    slot_set(&slots[3], 3, SLOT_RECEIVED, now - 6000000, 4000);
+    window_stats(slots, 8, now, loss, &st);
+    ATF_CHECK_EQ(st.average, 2500u);
+    ATF_CHECK_EQ(st.stddev, 1118u);
+    ATF_CHECK_EQ(st.loss, 0u);
+
+    // One sent long ago: lost; one sent just now: in flight, ignored
+    slot_set(&slots[4], 4, SLOT_SENT, now - 5000000, 0);
+    slot_set(&slots[5], 5, SLOT_SENT, now - 1000, 0);
+    window_stats(slots, 8, now, loss, &st);
+    ATF_CHECK_EQ(st.loss, 20u);     // 1 lost of 5
+    ATF_CHECK_EQ(st.average, 2500u);
+
+    // Exactly the loss interval old counts as lost
+    slot_set(&slots[5], 5, SLOT_SENT, now - loss, 0);
+    window_stats(slots, 8, now, loss, &st);
+    ATF_CHECK_EQ(st.loss, 33u);     // 2 of 6, integer division
+
+    // Only losses
+    memset(slots, 0, sizeof(slots));
+    slot_set(&slots[0], 0, SLOT_SENT, now - 9000000, 0);
+    slot_set(&slots[1], 1, SLOT_SENT, now - 8000000, 0);
+    window_stats(slots, 8, now, loss, &st);
+    ATF_CHECK(st.average == 0 && st.stddev == 0 && st.loss == 100);
+
+    // Equal latencies: stddev 0
+    memset(slots, 0, sizeof(slots));
+    slot_set(&slots[0], 0, SLOT_RECEIVED, now - 9000000, 777);
+    slot_set(&slots[1], 1, SLOT_RECEIVED, now - 8000000, 777);
+    window_stats(slots, 8, now, loss, &st);
+    ATF_CHECK(st.average == 777 && st.stddev == 0 && st.loss == 0);
+}
+
+ATF_TC(slot_marking);
+ATF_TC_HEAD(slot_marking, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "A reply marks its slot once; a second reply is a duplicate; a reply for a reused slot is ignored");
+}
+ATF_TC_BODY(slot_marking, tc)
+{
+    struct slot         s;
+
+    memset(&s, 0, sizeof(s));
+    slot_mark_sent(&s, 7, 1000);
+    ATF_CHECK_EQ(slot_mark_received(&s, 7, 1500), 1);
+    ATF_CHECK_EQ(atomic_load(&s.latency_us), 500u);
+    ATF_CHECK_EQ(slot_mark_received(&s, 7, 1600), 0);
+    ATF_CHECK_EQ(atomic_load(&s.latency_us), 500u);
+    slot_mark_sent(&s, 7 + 120, 2000);
+    ATF_CHECK_EQ(slot_mark_received(&s, 7, 2100), -1);
+    ATF_CHECK_EQ(SLOT_STATE(atomic_load(&s.tag)), (unsigned) SLOT_SENT);
+}
+
+ATF_TC(echo_packets);
+ATF_TC_HEAD(echo_packets, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Echo requests carry identifier and sequence in network order with a valid checksum; only well-formed echo replies parse");
+}
+ATF_TC_BODY(echo_packets, tc)
+{
+    uint8_t             pkt[64];
+    uint8_t             in[128];
+    struct echo_reply   r;
+    size_t              len;
+
+    memset(pkt, 0xa5, sizeof(pkt));
+    len = echo_build(AF_INET, pkt, 4, 0x1a2b, 0x0102);
+    ATF_CHECK_EQ(len, 12u);
+    ATF_CHECK(pkt[0] == 8 && pkt[1] == 0 && pkt[4] == 0x1a && pkt[5] == 0x2b && pkt[6] == 1 && pkt[7] == 2);
+    ATF_CHECK_MSG(pkt[8] == 0xa5 && pkt[11] == 0xa5, "the payload is the caller's");
+    ATF_CHECK_EQ(inet_cksum(pkt, len), 0u);
+    len = echo_build(AF_INET6, pkt, 0, 0xbeef, 9);
+    ATF_CHECK(len == 8 && pkt[0] == 128 && pkt[4] == 0xbe && pkt[5] == 0xef && pkt[7] == 9);
+
+    // IPv4: a 24-byte header (options) then the reply
+    memset(in, 0, sizeof(in));
+    in[0] = 0x46;
+    in[24] = 0;
+    in[28] = 0x1a;
+    in[29] = 0x2b;
+    in[30] = 0x00;
+    in[31] = 0x05;
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET, in, 32, &r), 0);
+    ATF_CHECK(r.ident == 0x1a2b && r.seq == 5);
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET, in, 31, &r), -1);       // truncated
+    in[24] = 8;
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET, in, 32, &r), -1);       // a request
+    in[24] = 0;
+    in[25] = 1;
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET, in, 32, &r), -1);       // code not 0
+    in[25] = 0;
+    in[0] = 0x44;
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET, in, 32, &r), -1);       // ihl below 5
+    in[0] = 0x4f;
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET, in, 32, &r), -1);       // ihl past the end
+    in[0] = 0x65;
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET, in, 32, &r), -1);       // not IPv4
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET, in, 0, &r), -1);
+
+    // IPv6: no IP header
+    memset(in, 0, sizeof(in));
+    in[0] = 129;
+    in[4] = 0x12;
+    in[5] = 0x34;
+    in[7] = 1;
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET6, in, 8, &r), 0);
+    ATF_CHECK(r.ident == 0x1234 && r.seq == 1);
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET6, in, 7, &r), -1);
+    in[0] = 128;
+    ATF_CHECK_EQ(echo_reply_parse(AF_INET6, in, 8, &r), -1);
+}
+
+ATF_TC(reply_source);
+ATF_TC_HEAD(reply_source, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "A reply is from the destination only if the address (not the scope) matches");
+}
+ATF_TC_BODY(reply_source, tc)
+{
+    struct sockaddr_storage dest;
+    struct sockaddr_storage from;
+    socklen_t           dlen;
+    socklen_t           flen;
+
+    ATF_REQUIRE_EQ(addr_resolve("10.0.0.2", &dest, &dlen), 0);
+    ATF_REQUIRE_EQ(addr_resolve("10.0.0.2", &from, &flen), 0);
+    ATF_CHECK(addr_same_host(&dest, &from, flen));
+    ATF_REQUIRE_EQ(addr_resolve("10.0.0.3", &from, &flen), 0);
+    ATF_CHECK(!addr_same_host(&dest, &from, flen));
+    ATF_REQUIRE_EQ(addr_resolve("::ffff:10.0.0.2", &from, &flen), 0);
+    ATF_CHECK(!addr_same_host(&dest, &from, flen));
+    ATF_REQUIRE_EQ(addr_resolve("fe80::b%1", &dest, &dlen), 0);
+    ATF_REQUIRE_EQ(addr_resolve("fe80::b", &from, &flen), 0);
+    ATF_CHECK(addr_same_host(&dest, &from, flen));
+    ATF_CHECK(!addr_same_host(&dest, &from, 8));
+}
+
+ATF_TC(identifiers);
+ATF_TC_HEAD(identifiers, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Generation 0 uses the pid's low 16 bits; later generations never repeat an identifier within 65536 rebuilds");
+}
+ATF_TC_BODY(identifiers, tc)
+{
+    static uint8_t      seen[65536];
+    uint32_t            g;
+
+    ATF_CHECK_EQ(ident_for(0x1234, 0), 0x1234u);
+    for (g = 0; g < 65536; g++)
+    {
+        uint16_t id = ident_for(0xabcd, g);
+
+        ATF_REQUIRE_MSG(!seen[id], "identifier 0x%04x repeats at generation %u", id, g);
+        seen[id] = 1;
+    }
+}
+
+ATF_TC(errno_classes);
+ATF_TC_HEAD(errno_classes, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Stale-path send errors trigger a rebuild; firewall, buffer and host-down errors do not");
+}
+ATF_TC_BODY(errno_classes, tc)
+{
+    ATF_CHECK(errno_is_stale(EHOSTUNREACH));
+    ATF_CHECK(errno_is_stale(ENETUNREACH));
+    ATF_CHECK(errno_is_stale(ENETDOWN));
+    ATF_CHECK(errno_is_stale(EADDRNOTAVAIL));
+    ATF_CHECK(errno_is_stale(ENXIO));
+    ATF_CHECK(errno_is_stale(ENODEV));
+    ATF_CHECK(!errno_is_stale(EHOSTDOWN));
+    ATF_CHECK(!errno_is_stale(ENOBUFS));
+    ATF_CHECK(!errno_is_stale(EPERM));
+    ATF_CHECK(!errno_is_stale(EACCES));
+    ATF_CHECK(!errno_is_stale(EAGAIN));
+    ATF_CHECK(!errno_is_stale(0));
+}
+
+ATF_TC(backoff_policies);
+ATF_TC_HEAD(backoff_policies, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Bind retries go every send interval for 10s then double to 60s; the storm guard and the re-exec gap double and are capped");
+}
+ATF_TC_BODY(backoff_policies, tc)
+{
+    uint64_t            delay = 0;
+    uint64_t            t = 0;
+    unsigned            attempts = 0;
+
+    ATF_CHECK_EQ(bind_retry_delay(500, 0, 0), 500u);
+    ATF_CHECK_EQ(bind_retry_delay(500, 9999, 500), 500u);
+    ATF_CHECK_EQ(bind_retry_delay(500, 10000, 500), 1000u);
+    ATF_CHECK_EQ(bind_retry_delay(500, 20000, 1000), 2000u);
+    ATF_CHECK_EQ(bind_retry_delay(500, 900000, 60000), 60000u);
+    ATF_CHECK_EQ(bind_retry_delay(500, 900000, 40000), 60000u);
+
+    // Five minutes of failing binds: about 20 fast tries, then a handful
+    while (t < 300000)
+    {
+        delay = bind_retry_delay(500, t, delay);
+        t += delay;
+        attempts++;
+    }
+    ATF_CHECK_MSG(attempts >= 20 && attempts <= 32, "%u bind attempts in 5 minutes", attempts);
+
+    ATF_CHECK_EQ(storm_gap_ms(0), 0u);
+    ATF_CHECK_EQ(storm_gap_ms(1), 2000u);
+    ATF_CHECK_EQ(storm_gap_ms(2), 4000u);
+    ATF_CHECK_EQ(storm_gap_ms(6), 60000u);
+    ATF_CHECK_EQ(storm_gap_ms(100), 60000u);
+
+    // A real outage of five minutes: about ten rebuilds
+    for (t = 0, attempts = 0; t < 300000; attempts++)
+    {
+        t += storm_gap_ms(attempts + 1);
+    }
+    ATF_CHECK_MSG(attempts <= 10, "%u rebuilds in 5 minutes", attempts);
+
+    ATF_CHECK_EQ(reexec_gap_ms(5000, 0), 0u);
+    ATF_CHECK_EQ(reexec_gap_ms(5000, 1), 10000u);
+    ATF_CHECK_EQ(reexec_gap_ms(5000, 2), 20000u);
+    ATF_CHECK_EQ(reexec_gap_ms(5000, 3), 40000u);
+    ATF_CHECK_EQ(reexec_gap_ms(5000, 50), 600000u);
+    ATF_CHECK_EQ(reexec_gap_ms(1000, 1), 2000u);
+}
+
+ATF_TC(reexec_state);
+ATF_TC_HEAD(reexec_state, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "The state carried across a re-execution parses only in its exact form");
+}
+ATF_TC_BODY(reexec_state, tc)
+{
+    struct reexec_state st;
+
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:123456789:7", &st), 0);
+    ATF_CHECK(st.count == 2 && st.last == 123456789u && st.generation == 7);
+    ATF_CHECK_EQ(reexec_state_parse(NULL, &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v2:2:1:7", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7x", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:1", &st), -1);
+}
+
+ATF_TC(alarm_holds);
+ATF_TC_HEAD(alarm_holds, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "An alert fires when an alarm starts and when its hold counter runs out, not in between");
+}
+ATF_TC_BODY(alarm_holds, tc)
+{
+    unsigned            counter = 0;
+    unsigned            hold = alarm_hold_checks(10000, 1000);
+
+    ATF_CHECK_EQ(hold, 10u);
+    ATF_CHECK_EQ(alarm_hold_checks(2500, 1000), 3u);
+    ATF_CHECK_EQ(alarm_hold_checks(0, 1000), 1u);
+
+    ATF_CHECK_EQ(alarm_step(&counter, 0, 3), 0);
+    ATF_CHECK_EQ(alarm_step(&counter, 1, 3), 1);   // starts
+    ATF_CHECK_EQ(alarm_step(&counter, 1, 3), 0);
+    ATF_CHECK_EQ(alarm_step(&counter, 0, 3), 0);   // 2 left
+    ATF_CHECK_EQ(alarm_step(&counter, 1, 3), 0);   // restarts the hold
+    ATF_CHECK_EQ(alarm_step(&counter, 0, 3), 0);
+    ATF_CHECK_EQ(alarm_step(&counter, 0, 3), 0);
+    ATF_CHECK_EQ(alarm_step(&counter, 0, 3), 1);   // clears
+    ATF_CHECK_EQ(counter, 0u);
+    ATF_CHECK_EQ(alarm_step(&counter, 0, 3), 0);
+}
+
+
+//
+// Routing messages, FreeBSD layout (amd64): built byte by byte
+//
+static void
+put16(
+    uint8_t *           p,
+    uint16_t            v)
+{
+    memcpy(p, &v, 2);
+}
+
+static void
+put32(
+    uint8_t *           p,
+    uint32_t            v)
+{
+    memcpy(p, &v, 4);
+}
+
+static size_t
+fb_announce(
+    uint8_t *           p,
+    uint16_t            index,
+    const char *        name,
+    uint16_t            what)
+{
+    memset(p, 0, 24);
+    put16(p, 24);
+    p[2] = 5;
+    p[3] = 0x11;
+    put16(p + 4, index);
+    memcpy(p + 6, name, strlen(name));
+    put16(p + 22, what);
+    return 24;
+}
+
+static size_t
+fb_ifinfo(
+    uint8_t *           p,
+    uint16_t            index,
+    uint32_t            flags,
+    uint8_t             link_state)
+{
+    memset(p, 0, 168);
+    put16(p, 168);
+    p[2] = 5;
+    p[3] = 0x0e;
+    put32(p + 8, flags);
+    put16(p + 12, index);
+    p[16] = 6;                  // ifi_type
+    p[20] = link_state;
+    return 168;
+}
+
+// An address message with netmask, interface (sockaddr_dl) and address
+static size_t
+fb_ifaddr(
+    uint8_t *           p,
+    uint8_t             type,
+    uint16_t            index,
+    int                 v6,
+    const char *        addr,
+    const char *        ifname)
+{
+    size_t              off = 20;
+    size_t              nlen = strlen(ifname);
+
+    memset(p, 0, 256);
+    p[2] = 5;
+    p[3] = type;
+    put32(p + 4, 0x4 | 0x10 | 0x20);
+    put16(p + 12, index);
+
+    // RTAX_NETMASK
+    p[off] = v6 ? 28 : 16;
+    p[off + 1] = v6 ? 28 : 2;
+    off += v6 ? 32 : 16;
+    // RTAX_IFP: sockaddr_dl, name then a 6-byte link address
+    p[off] = (uint8_t) (8 + nlen + 6);
+    p[off + 1] = 18;
+    put16(p + off + 2, index);
+    p[off + 5] = (uint8_t) nlen;
+    p[off + 6] = 6;
+    memcpy(p + off + 8, ifname, nlen);
+    off += (8 + nlen + 6 + 7) / 8 * 8;
+    // RTAX_IFA
+    if (v6)
+    {
+        p[off] = 28;
+        p[off + 1] = 28;
+        inet_pton(AF_INET6, addr, p + off + 8);
+        put32(p + off + 24, index);
+        off += 32;
+    }
+    else
+    {
+        p[off] = 16;
+        p[off + 1] = 2;
+        inet_pton(AF_INET, addr, p + off + 4);
+        off += 16;
+    }
+    put16(p, (uint16_t) off);
+    return off;
+}
+
+ATF_TC(freebsd_decoder);
+ATF_TC_HEAD(freebsd_decoder, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "FreeBSD IFANNOUNCE, IFINFO, NEWADDR and DELADDR messages decode into portable events");
+}
+ATF_TC_BODY(freebsd_decoder, tc)
+{
+    uint8_t             buf[1024];
+    struct route_event  ev[4];
+    uint8_t             want[16];
+    size_t              len;
+
+    len = fb_announce(buf, 7, "ipsec1", 0);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_LINK_NEW && ev[0].index == 7);
+    ATF_CHECK_STREQ(ev[0].name, "ipsec1");
+    len = fb_announce(buf, 7, "ipsec1", 1);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_LINK_GONE);
+
+    // A 16-byte name without NUL stays within its field
+    len = fb_announce(buf, 3, "abcdefghijklmnop", 0);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_CHECK_EQ(strlen(ev[0].name), 15u);
+
+    len = fb_ifinfo(buf, 9, 0x1 | 0x40, 2);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_LINK_NEW && ev[0].index == 9);
+    ATF_CHECK_EQ(ev[0].flags, (unsigned) (ROUTE_F_UP | ROUTE_F_RUNNING));
+    ATF_CHECK_EQ(ev[0].name[0], '\0');
+    len = fb_ifinfo(buf, 9, 0x1 | 0x40, 1);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_CHECK_EQ(ev[0].flags, (unsigned) ROUTE_F_UP);
+    len = fb_ifinfo(buf, 9, 0, 0);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_CHECK_EQ(ev[0].flags, 0u);
+
+    len = fb_ifaddr(buf, 0x0c, 4, 0, "203.0.113.10", "igb0");
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    inet_pton(AF_INET, "203.0.113.10", want);
+    ATF_CHECK(ev[0].kind == ROUTE_ADDR_NEW && ev[0].index == 4 && ev[0].family == 4);
+    ATF_CHECK(memcmp(ev[0].addr, want, 4) == 0);
+    ATF_CHECK_STREQ(ev[0].name, "igb0");
+
+    len = fb_ifaddr(buf, 0x0d, 12, 1, "fe80::1", "ipsec3");
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    inet_pton(AF_INET6, "fe80::1", want);
+    ATF_CHECK(ev[0].kind == ROUTE_ADDR_GONE && ev[0].index == 12 && ev[0].family == 6);
+    ATF_CHECK(memcmp(ev[0].addr, want, 16) == 0);
+    ATF_CHECK_STREQ(ev[0].name, "ipsec3");
+
+    // Several messages in one buffer
+    len = fb_announce(buf, 5, "gif0", 1);
+    len += fb_announce(buf + len, 5, "gif0", 0);
+    len += fb_ifinfo(buf + len, 5, 0x41, 2);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 3u);
+    ATF_CHECK(ev[0].kind == ROUTE_LINK_GONE && ev[1].kind == ROUTE_LINK_NEW && ev[2].index == 5);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 2), 2u);
+}
+
+ATF_TC(freebsd_decoder_malformed);
+ATF_TC_HEAD(freebsd_decoder_malformed, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Short, wrong-version, unknown and overlong FreeBSD messages give no event and read nothing out of bounds");
+}
+ATF_TC_BODY(freebsd_decoder_malformed, tc)
+{
+    uint8_t             buf[1024];
+    struct route_event  ev[4];
+    size_t              len;
+    size_t              cut;
+
+    len = fb_announce(buf, 7, "em0", 0);
+    buf[2] = 4;
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);        // version
+    len = fb_announce(buf, 7, "em0", 0);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len - 1, ev, 4), 0u);    // shorter than its length
+    put16(buf, 20);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 20, ev, 4), 0u);         // length below the struct
+    len = fb_announce(buf, 7, "em0", 5);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);        // unknown ifan_what
+    len = fb_announce(buf, 7, "em0", 0);
+    buf[3] = 0x12;                                                  // RTM_IEEE80211
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);
+    put16(buf, 0);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);        // zero length stops the walk
+    len = fb_ifinfo(buf, 1, 1, 2);
+    put16(buf, 23);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 23, ev, 4), 0u);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 3, ev, 4), 0u);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 0, ev, 4), 0u);
+
+    // Address messages cut at every length, with the header length fixed up
+    len = fb_ifaddr(buf, 0x0c, 4, 1, "2001:db8::1", "vtnet0");
+    for (cut = 4; cut < len; cut++)
+    {
+        uint8_t copy[1024];
+
+        memcpy(copy, buf, cut);
+        put16(copy, (uint16_t) cut);
+        ATF_REQUIRE_EQ_MSG(route_decode_freebsd(copy, cut, ev, 4), 0u, "cut at %zu", cut);
+    }
+    // A sockaddr claiming more than is there
+    len = fb_ifaddr(buf, 0x0c, 4, 0, "192.0.2.1", "em0");
+    buf[len - 16] = 200;
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);
+    // An interface name longer than its sockaddr_dl
+    len = fb_ifaddr(buf, 0x0c, 4, 0, "192.0.2.1", "em0");
+    buf[36 + 5] = 100;
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_CHECK_EQ(ev[0].name[0], '\0');
+}
+
+
+//
+// Routing messages, Linux rtnetlink
+//
+static size_t
+nl_attr(
+    uint8_t *           p,
+    uint16_t            type,
+    const void *        data,
+    size_t              len)
+{
+    put16(p, (uint16_t) (4 + len));
+    put16(p + 2, type);
+    memcpy(p + 4, data, len);
+    memset(p + 4 + len, 0, NL_ALIGN(4 + len) - (4 + len));
+    return NL_ALIGN(4 + len);
+}
+
+static size_t
+nl_link(
+    uint8_t *           p,
+    uint16_t            type,
+    int                 index,
+    unsigned            flags,
+    const char *        name)
+{
+    size_t              off = 16;
+
+    memset(p, 0, 16 + 16);
+    put16(p + 4, type);
+    put32(p + 16 + 4, (uint32_t) index);
+    put32(p + 16 + 8, flags);
+    off += 16;
+    if (name)
+    {
+        off += nl_attr(p + off, 3, name, strlen(name) + 1);
+    }
+    put32(p, (uint32_t) off);
+    return off;
+}
+
+static size_t
+nl_addr(
+    uint8_t *           p,
+    uint16_t            type,
+    int                 index,
+    int                 v6,
+    const char *        address,
+    const char *        local,
+    uint32_t            flags)
+{
+    uint8_t             a[16];
+    size_t              off = 16 + 8;
+
+    memset(p, 0, off);
+    put16(p + 4, type);
+    p[16] = v6 ? 10 : 2;
+    p[16 + 2] = (uint8_t) flags;
+    put32(p + 16 + 4, (uint32_t) index);
+    if (address)
+    {
+        inet_pton(v6 ? AF_INET6 : AF_INET, address, a);
+        off += nl_attr(p + off, 1, a, v6 ? 16 : 4);
+    }
+    if (local)
+    {
+        inet_pton(v6 ? AF_INET6 : AF_INET, local, a);
+        off += nl_attr(p + off, 2, a, v6 ? 16 : 4);
+    }
+    if (!v6)
+    {
+        off += nl_attr(p + off, 3, "eth0:1", 7);
+    }
+    off += nl_attr(p + off, 8, &flags, 4);
+    put32(p, (uint32_t) off);
+    return off;
+}
+
+ATF_TC(linux_decoder);
+ATF_TC_HEAD(linux_decoder, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "rtnetlink NEWLINK, DELLINK, NEWADDR, DELADDR and overrun decode into portable events, several per read");
+}
+ATF_TC_BODY(linux_decoder, tc)
+{
+    uint8_t             buf[2048];
+    struct route_event  ev[8];
+    uint8_t             want[16];
+    size_t              len = 0;
+
+    len += nl_link(buf + len, 16, 5, 0x1 | 0x40 | 0x10000, "vti0");
+    len += nl_link(buf + len, 17, 5, 0, "vti0");
+    len += nl_addr(buf + len, 20, 6, 0, "10.9.0.2", "10.9.0.1", 0x80);
+    len += nl_addr(buf + len, 21, 6, 1, "fe80::a", NULL, 0x40);
+    put32(buf + len, 16);
+    put16(buf + len + 4, 4);                    // NLMSG_OVERRUN
+    len += 16;
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, ev, 8), 5u);
+
+    ATF_CHECK(ev[0].kind == ROUTE_LINK_NEW && ev[0].index == 5);
+    ATF_CHECK_EQ(ev[0].flags, (unsigned) (ROUTE_F_UP | ROUTE_F_RUNNING));
+    ATF_CHECK_STREQ(ev[0].name, "vti0");
+    ATF_CHECK(ev[1].kind == ROUTE_LINK_GONE && ev[1].index == 5);
+
+    inet_pton(AF_INET, "10.9.0.1", want);
+    ATF_CHECK(ev[2].kind == ROUTE_ADDR_NEW && ev[2].family == 4 && ev[2].index == 6);
+    ATF_CHECK_MSG(memcmp(ev[2].addr, want, 4) == 0, "IFA_LOCAL is the local address on a point-to-point link");
+    ATF_CHECK_STREQ(ev[2].name, "eth0");
+    ATF_CHECK_EQ(ev[2].flags & ROUTE_F_TENTATIVE, 0u);
+
+    inet_pton(AF_INET6, "fe80::a", want);
+    ATF_CHECK(ev[3].kind == ROUTE_ADDR_GONE && ev[3].family == 6);
+    ATF_CHECK(memcmp(ev[3].addr, want, 16) == 0);
+    ATF_CHECK(ev[3].flags & ROUTE_F_TENTATIVE);
+
+    ATF_CHECK_EQ(ev[4].kind, ROUTE_RESYNC);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 2), 2u);
+}
+
+ATF_TC(linux_decoder_malformed);
+ATF_TC_HEAD(linux_decoder_malformed, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Truncated netlink messages and attributes give no bogus events and read nothing out of bounds");
+}
+ATF_TC_BODY(linux_decoder_malformed, tc)
+{
+    uint8_t             buf[512];
+    struct route_event  ev[8];
+    size_t              len;
+    size_t              cut;
+
+    // A message cut anywhere is not decoded (its length runs past the end)
+    len = nl_link(buf, 16, 5, 1, "vti0");
+    for (cut = 0; cut < len; cut++)
+    {
+        ATF_REQUIRE_EQ(route_decode_linux(buf, cut, ev, 8), 0u);
+    }
+    // An attribute longer than its message: the event keeps no name
+    len = nl_link(buf, 16, 5, 1, "vti0");
+    put16(buf + 32, 200);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, ev, 8), 1u);
+    ATF_CHECK_EQ(ev[0].name[0], '\0');
+    // An attribute of length below its header stops the walk
+    len = nl_link(buf, 16, 5, 1, "vti0");
+    put16(buf + 32, 2);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, ev, 8), 1u);
+    // A name without NUL is cut at the field
+    len = nl_link(buf, 16, 5, 1, "abcdefghijklmnopqrstu");
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, ev, 8), 1u);
+    ATF_CHECK_EQ(strlen(ev[0].name), 15u);
+    // Body shorter than ifinfomsg / ifaddrmsg
+    len = nl_link(buf, 16, 5, 1, NULL);
+    put32(buf, 16 + 8);
+    ATF_CHECK_EQ(route_decode_linux(buf, 16 + 8, ev, 8), 0u);
+    len = nl_addr(buf, 20, 1, 0, "10.0.0.1", NULL, 0);
+    put32(buf, 16 + 4);
+    ATF_CHECK_EQ(route_decode_linux(buf, 16 + 4, ev, 8), 0u);
+    // An address message without an address, or with a short one
+    len = nl_addr(buf, 20, 1, 0, NULL, NULL, 0);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+    len = nl_addr(buf, 20, 1, 1, "fe80::1", NULL, 0);
+    put16(buf + 24, 8);                         // IFA_ADDRESS of 4 bytes for IPv6
+    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+    // Unknown family, unknown type, length below the header
+    len = nl_addr(buf, 20, 1, 0, "10.0.0.1", NULL, 0);
+    buf[16] = 7;
+    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+    len = nl_link(buf, 24, 5, 1, "x");
+    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+    put32(buf, 8);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+}
+
+ATF_TC(route_relevance);
+ATF_TC_HEAD(route_relevance, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Events concern the watch by interface name first, then index, or by the bind address; unbound watches take arrivals");
+}
+ATF_TC_BODY(route_relevance, tc)
+{
+    struct watch        w;
+    struct route_event  ev;
+
+    memset(&w, 0, sizeof(w));
+    snprintf(w.ifname, sizeof(w.ifname), "vti0");
+    w.ifindex = 5;
+    w.family = 4;
+    inet_pton(AF_INET, "10.9.0.1", w.addr);
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = ROUTE_LINK_NEW;
+    snprintf(ev.name, sizeof(ev.name), "vti0");
+    ev.index = 9;
+    ATF_CHECK(route_event_concerns(&ev, &w));           // recreated: new index, same name
+    snprintf(ev.name, sizeof(ev.name), "vti1");
+    ev.index = 5;
+    ATF_CHECK(!route_event_concerns(&ev, &w));          // another interface took the old index
+    ev.name[0] = '\0';
+    ATF_CHECK(route_event_concerns(&ev, &w));           // FreeBSD IFINFO: index only
+    ev.index = 6;
+    ATF_CHECK(!route_event_concerns(&ev, &w));
+
+    ev.kind = ROUTE_ADDR_NEW;
+    ev.family = 4;
+    inet_pton(AF_INET, "10.9.0.1", ev.addr);
+    snprintf(ev.name, sizeof(ev.name), "em1");
+    ATF_CHECK(route_event_concerns(&ev, &w));           // the bind address, wherever it lands
+    inet_pton(AF_INET, "10.9.0.9", ev.addr);
+    ATF_CHECK(!route_event_concerns(&ev, &w));
+    ev.kind = ROUTE_RESYNC;
+    ATF_CHECK(route_event_concerns(&ev, &w));
+
+    memset(&w, 0, sizeof(w));
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = ROUTE_LINK_NEW;
+    snprintf(ev.name, sizeof(ev.name), "anything");
+    ATF_CHECK(route_event_concerns(&ev, &w));
+    ev.kind = ROUTE_LINK_GONE;
+    ATF_CHECK(!route_event_concerns(&ev, &w));
+}
+
+ATF_TC(watch_from_arguments);
+ATF_TC_HEAD(watch_from_arguments, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "The watched interface is the %%scope of the bind or destination address, by name even while it does not exist");
+}
+ATF_TC_BODY(watch_from_arguments, tc)
+{
+    struct watch        w;
+    uint8_t             want[16];
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.family = AF_INET6;
+    cfg.bind_str = "fe80::a%nosuchif0";
+    cfg.dest_str = "fe80::b%nosuchif0";
+    watch_refresh(&w);
+    ATF_CHECK_STREQ(w.ifname, "nosuchif0");
+    ATF_CHECK_EQ(w.ifindex, 0u);
+    ATF_CHECK_EQ(w.family, 6);
+    inet_pton(AF_INET6, "fe80::a", want);
+    ATF_CHECK(memcmp(w.addr, want, 16) == 0);
+
+    cfg.bind_str = NULL;
+    cfg.dest_str = "fe80::b%lo";
+    watch_refresh(&w);
+    ATF_CHECK_STREQ(w.ifname, "lo");
+    ATF_CHECK(w.ifindex > 0);
+    ATF_CHECK_EQ(w.family, 0);
+
+    cfg.family = AF_INET;
+    cfg.bind_str = "127.0.0.1";
+    cfg.dest_str = "127.0.0.2";
+    watch_refresh(&w);
+    ATF_CHECK_STREQ(w.ifname, "lo");
+    ATF_CHECK_EQ(w.family, 4);
+}
+
+
+ATF_TP_ADD_TCS(tp)
+{
+    ATF_TP_ADD_TC(tp, time_values);
+    ATF_TP_ADD_TC(tp, percent_values);
+    ATF_TP_ADD_TC(tp, length_values);
+    ATF_TP_ADD_TC(tp, count_values);
+    ATF_TP_ADD_TC(tp, option_values);
+    ATF_TP_ADD_TC(tp, identifier_limit);
+    ATF_TP_ADD_TC(tp, cross_check_order);
+    ATF_TP_ADD_TC(tp, slot_arithmetic);
+    ATF_TP_ADD_TC(tp, integer_sqrt);
+    ATF_TP_ADD_TC(tp, statistics);
+    ATF_TP_ADD_TC(tp, slot_marking);
+    ATF_TP_ADD_TC(tp, echo_packets);
+    ATF_TP_ADD_TC(tp, reply_source);
+    ATF_TP_ADD_TC(tp, identifiers);
+    ATF_TP_ADD_TC(tp, errno_classes);
+    ATF_TP_ADD_TC(tp, backoff_policies);
+    ATF_TP_ADD_TC(tp, reexec_state);
+    ATF_TP_ADD_TC(tp, alarm_holds);
+    ATF_TP_ADD_TC(tp, freebsd_decoder);
+    ATF_TP_ADD_TC(tp, freebsd_decoder_malformed);
+    ATF_TP_ADD_TC(tp, linux_decoder);
+    ATF_TP_ADD_TC(tp, linux_decoder_malformed);
+    ATF_TP_ADD_TC(tp, route_relevance);
+    ATF_TP_ADD_TC(tp, watch_from_arguments);
+    return atf_no_error();
+}
