@@ -57,7 +57,7 @@ tests: dpinger $(TEST_PROGS)
 check: tests
 	sh tests/run.sh
 
-demo: dpinger
+demo: dpinger tests/tools/sockquery
 	sh tests/demo.sh
 
 install: dpinger

@@ -3885,7 +3885,9 @@ thread_start(
 
 
 //
-// Where our own binary is, for re-execution in place
+// Where our own binary is, for re-execution in place.  The real path, not
+// /proc/self/exe: the process name comes from the path executed, and
+// pfSense finds us by the name "dpinger".
 //
 static void
 self_path_find(void)
@@ -3898,10 +3900,19 @@ self_path_find(void)
     {
         return;
     }
-    snprintf(self_path, sizeof(self_path), "%s", saved_argv[0]);
-#else
-    snprintf(self_path, sizeof(self_path), "/proc/self/exe");
+#elif defined(__linux__)
+    ssize_t             len = readlink("/proc/self/exe", self_path, sizeof(self_path) - 1);
+
+    if (len > 0)
+    {
+        self_path[len] = '\0';
+        if (access(self_path, X_OK) == 0)
+        {
+            return;
+        }
+    }
 #endif
+    snprintf(self_path, sizeof(self_path), "%s", saved_argv[0]);
 }
 
 
