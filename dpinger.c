@@ -969,6 +969,7 @@ struct probe
     _Atomic int         last_errno;     // send: errno of the last failed send
     _Atomic uint64_t    last_send_ok;   // send: monotonic ms of the last successful send
     _Atomic uint64_t    last_reply;     // recv: monotonic ms of the last accepted reply
+    _Atomic int         reply_wanted;   // main sets, recv clears: wake main at the next reply
     _Atomic uint64_t    last_rebuild_log; // main: monotonic ms of the last rebuild log line
 };
 
@@ -1635,6 +1636,12 @@ recv_process(
     if (rc > 0)
     {
         atomic_store(&probe.last_reply, recv_us / 1000u);
+        if (atomic_load_explicit(&probe.reply_wanted, memory_order_relaxed) &&
+            atomic_exchange(&probe.reply_wanted, 0))
+        {
+            // The supervisor is waiting to see the trouble end
+            waker_poke(&main_waker);
+        }
     }
     else if (rc == 0)
     {
@@ -3645,6 +3652,10 @@ supervise(
             blackhole_probe_timeout(sv, now);
         }
         heal_check(sv, now);
+        if (sv->trouble_since || sv->storm)
+        {
+            atomic_store(&probe.reply_wanted, 1);
+        }
         blackhole_check(sv, now);
         if (sv->pending && now >= sv->due)
         {

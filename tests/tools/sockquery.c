@@ -6,6 +6,11 @@
 //                                                  close without reading
 //   sockquery -m hold -n N [-t ms] path            N clients that connect and
 //                                                  never read, held for ms
+//   sockquery -m healthy|lost [-t ms] path         query every 10ms until the
+//                                                  loss is below 100 with a
+//                                                  real latency (healthy) or
+//                                                  is 100 (lost); prints
+//                                                  "after_ms N" and the line
 //
 // Query exit status: 0 with a full line, 2 on timeout or no full line,
 // 1 when the socket cannot be reached.  -T adds "elapsed_ms N" on stderr.
@@ -20,6 +25,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+static int              quiet;          // polling modes: no message per failed query
 
 static long
 elapsed_ms(
@@ -58,7 +65,60 @@ connect_to(
     return fd;
 }
 
-// One query: read until EOF or the timeout
+// One query: read until EOF or the timeout; the line goes to out
+static int
+query_line(
+    const char *        path,
+    long                timeout,
+    char *              out,
+    size_t              outlen);
+
+// Poll until the status line meets a condition; 0 when it did, 2 on timeout
+static int
+until(
+    const char *        path,
+    long                timeout,
+    int                 want_healthy)
+{
+    struct timespec     start;
+    char                line[512];
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    while (elapsed_ms(&start) < timeout)
+    {
+        unsigned long   avg = 0;
+        unsigned long   sd = 0;
+        unsigned long   loss = 0;
+        char *          p;
+
+        if (query_line(path, 1000, line, sizeof(line)) == 0)
+        {
+            // The last three fields, after an optional identifier
+            p = strrchr(line, ' ');
+            if (p && sscanf(p, " %lu", &loss) == 1)
+            {
+                *p = '\0';
+                p = strrchr(line, ' ');
+                if (p && sscanf(p, " %lu", &sd) == 1)
+                {
+                    *p = '\0';
+                    p = strrchr(line, ' ');
+                    if (sscanf(p ? p : line, " %lu", &avg) == 1 &&
+                        (want_healthy ? (loss < 100 && avg > 0) : loss == 100))
+                    {
+                        printf("after_ms %ld %lu %lu %lu\n", elapsed_ms(&start), avg, sd, loss);
+                        return 0;
+                    }
+                }
+            }
+        }
+        poll(NULL, 0, 10);
+    }
+    fprintf(stderr, "sockquery: %s: condition not met in %ldms\n", path, timeout);
+    return 2;
+}
+
+// One query, printed
 static int
 query(
     const char *        path,
@@ -67,15 +127,40 @@ query(
 {
     struct timespec     start;
     char                buf[512];
+    int                 rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    rc = query_line(path, timeout, buf, sizeof(buf));
+    fputs(buf, stdout);
+    if (show_time)
+    {
+        fprintf(stderr, "elapsed_ms %ld\n", elapsed_ms(&start));
+    }
+    return rc;
+}
+
+static int
+query_line(
+    const char *        path,
+    long                timeout,
+    char *              out,
+    size_t              outlen)
+{
+    struct timespec     start;
+    char                buf[512];
     size_t              len = 0;
     int                 fd;
     int                 rc = 2;
 
+    out[0] = '\0';
     clock_gettime(CLOCK_MONOTONIC, &start);
     fd = connect_to(path);
     if (fd < 0)
     {
-        fprintf(stderr, "sockquery: connect %s: %s\n", path, strerror(errno));
+        if (!quiet)
+        {
+            fprintf(stderr, "sockquery: connect %s: %s\n", path, strerror(errno));
+        }
         return 1;
     }
     for (;;)
@@ -86,7 +171,10 @@ query(
 
         if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
         {
-            fprintf(stderr, "sockquery: %s: timeout after %ldms\n", path, elapsed_ms(&start));
+            if (!quiet)
+            {
+                fprintf(stderr, "sockquery: %s: timeout after %ldms\n", path, elapsed_ms(&start));
+            }
             break;
         }
         n = read(fd, buf + len, sizeof(buf) - 1 - len);
@@ -94,7 +182,7 @@ query(
         {
             buf[len] = '\0';
             rc = len > 0 && buf[len - 1] == '\n' ? 0 : 2;
-            if (rc)
+            if (rc && !quiet)
             {
                 fprintf(stderr, "sockquery: %s: closed without a full line\n", path);
             }
@@ -108,11 +196,7 @@ query(
     }
     close(fd);
     buf[len] = '\0';
-    fputs(buf, stdout);
-    if (show_time)
-    {
-        fprintf(stderr, "elapsed_ms %ld\n", elapsed_ms(&start));
-    }
+    snprintf(out, outlen, "%s", buf);
     return rc;
 }
 
@@ -158,6 +242,11 @@ main(
     if (strcmp(mode, "query") == 0)
     {
         return query(argv[optind], timeout, show_time);
+    }
+    if (strcmp(mode, "healthy") == 0 || strcmp(mode, "lost") == 0)
+    {
+        quiet = 1;
+        return until(argv[optind], timeout, strcmp(mode, "healthy") == 0);
     }
     if (strcmp(mode, "close") == 0)
     {
