@@ -6,6 +6,8 @@
 #   make            build dpinger
 #   make check      build and run the test suite (ATF + kyua; root for the
 #                   network tests), prints "N passed, N failed"
+#   make check-asan, make check-tsan
+#                   the same suite under ASan+UBSan / ThreadSanitizer (clang)
 #   make demo       self-contained demonstration in network namespaces (root)
 #   make install    install bin/dpinger and the man page
 
@@ -57,6 +59,12 @@ tests: dpinger $(TEST_PROGS)
 check: tests
 	sh tests/run.sh
 
+check-asan: tests
+	sh tests/sanitize.sh asan
+
+check-tsan: tests
+	sh tests/sanitize.sh tsan
+
 demo: dpinger tests/tools/sockquery
 	sh tests/demo.sh
 
@@ -67,5 +75,6 @@ install: dpinger
 
 clean:
 	rm -f dpinger $(TEST_PROGS)
+	rm -rf build
 
-.PHONY: all tests check demo install clean
+.PHONY: all tests check check-asan check-tsan demo install clean

@@ -523,7 +523,7 @@ thread_names_body()
 	netns_pair || atf_fail "cannot build the test network"
 	start_dp -s 100 -t 5s -L 50 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
 	wait_for 10 status_lossless s.sock || atf_fail "does not answer"
-	cat /proc/"$DP_PID"/task/*/comm | sort > names
+	cat /proc/"$DP_PID"/task/*/comm | sort -u > names
 	atf_check -s exit:0 -o inline:"alert\ndpinger\nrecv\nreport\nsend\nstatus\n" cat names
 }
 thread_names_cleanup()

@@ -116,8 +116,8 @@ tunnel_recreate_body()
 	wait_for 20 status_healthy v4.sock || atf_fail "IPv4 not healed: $(status_query v4.sock) $(cat err)"
 	wait_for 20 status_healthy v6.sock || atf_fail "IPv6 not healed: $(status_query v6.sock) $(cat err6)"
 	kill -0 "$v4" || atf_fail "the IPv4 monitor is gone"
-	atf_check -s exit:0 -o match:'V4 10.9.0.2: rebuilt ICMP sockets \((route|sendto): ' cat err
-	atf_check -s exit:0 -o match:'V6 fd00:9::2: rebuilt ICMP sockets \((route|sendto): ' cat err6
+	wait_for 10 grep -Eq 'V4 10.9.0.2: rebuilt ICMP sockets \((route|sendto): ' err || atf_fail "IPv4: no rebuild: $(cat err)"
+	wait_for 10 grep -Eq 'V6 fd00:9::2: rebuilt ICMP sockets \((route|sendto): ' err6 || atf_fail "IPv6: no rebuild: $(cat err6)"
 }
 tunnel_recreate_cleanup()
 {
@@ -332,10 +332,13 @@ rebuild_200_times_body()
 	netns_pair || atf_fail "cannot build the test network"
 	start_dp -r 0 -s 100 -l 300 -t 5s -B fe80::a%mon0 -u "$PWD/s.sock" fe80::b%mon0 || atf_fail "cannot start"
 	wait_for 10 status_lossless s.sock || atf_fail "never healthy"
-	fds0=$(fd_count "$DP_PID")
-	rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$DP_PID/status")
+	# 50 rebuilds to warm up, then the baseline, then 150 more
 	i=1
 	while [ $i -le 200 ]; do
+		if [ $i -eq 51 ]; then
+			fds0=$(fd_count "$DP_PID")
+			rss0=$(awk '/^VmRSS/ { print $2 }' "/proc/$DP_PID/status")
+		fi
 		kill -HUP "$DP_PID"
 		wait_for 5 file_has err "(SIGHUP), generation $i," || atf_fail "rebuild $i not logged"
 		status_query s.sock >/dev/null || atf_fail "query after rebuild $i unanswered"
@@ -345,7 +348,7 @@ rebuild_200_times_body()
 	rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$DP_PID/status")
 	echo "descriptors $fds0 -> $fds1, RSS ${rss0}kB -> ${rss1}kB"
 	[ "$fds1" -eq "$fds0" ] || atf_fail "descriptors $fds0 -> $fds1"
-	[ "$rss1" -le $((rss0 + 512)) ] || atf_fail "RSS grew from ${rss0}kB to ${rss1}kB"
+	[ "$rss1" -le $((rss0 + 1024)) ] || atf_fail "RSS grew from ${rss0}kB to ${rss1}kB"
 	wait_for 10 status_lossless s.sock || atf_fail "not healthy after the rebuilds"
 	same_pid
 }
