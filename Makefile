@@ -8,6 +8,7 @@
 #                   network tests), prints "N passed, N failed"
 #   make check-asan, make check-tsan
 #                   the same suite under ASan+UBSan / ThreadSanitizer (clang)
+#   make bench      heal-time and overhead benchmarks; prints figures (root)
 #   make demo       self-contained demonstration in network namespaces (root)
 #   make install    install bin/dpinger and the man page
 
@@ -65,6 +66,9 @@ check-asan: tests
 check-tsan: tests
 	sh tests/sanitize.sh tsan
 
+bench: tests
+	sh tests/bench/heal.sh
+
 demo: dpinger tests/tools/sockquery
 	sh tests/demo.sh
 
@@ -77,4 +81,4 @@ clean:
 	rm -f dpinger $(TEST_PROGS)
 	rm -rf build
 
-.PHONY: all tests check check-asan check-tsan demo install clean
+.PHONY: all tests check check-asan check-tsan bench demo install clean

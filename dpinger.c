@@ -2056,6 +2056,39 @@ heartbeat_age(
 }
 
 
+// When the next heartbeat of the given threads would pass the stall limit
+// (so the watchdog looks exactly then); UINT64_MAX when none will
+static uint64_t
+watchdog_next_due(
+    int                 first,
+    int                 last,
+    uint64_t            now)
+{
+    uint64_t            due = UINT64_MAX;
+    int                 t;
+
+    if (cfg.watchdog_limit == 0)
+    {
+        return due;
+    }
+    for (t = first; t <= last; t++)
+    {
+        uint64_t        at;
+
+        if (!atomic_load(&beats[t].running) || atomic_load(&beats[t].outside))
+        {
+            continue;
+        }
+        at = atomic_load_explicit(&beats[t].beat, memory_order_relaxed) + cfg.watchdog_limit + 1;
+        if (at > now && at < due)
+        {
+            due = at;
+        }
+    }
+    return due;
+}
+
+
 //
 // Status thread: every connection gets one report line computed now and is
 // closed; accepted sockets are non-blocking and written with MSG_NOSIGNAL,
@@ -2078,6 +2111,7 @@ status_thread(
     {
         struct pollfd   pfd;
         uint64_t        now;
+        uint64_t        due;
         int             i;
 
         beat(TH_STATUS);
@@ -2089,7 +2123,8 @@ status_thread(
 
         pfd.fd = usocket_fd;
         pfd.events = POLLIN;
-        if (poll(&pfd, 1, SLICE_MS) <= 0)
+        due = watchdog_next_due(TH_MAIN, TH_MAIN, now);
+        if (poll(&pfd, 1, due - now < SLICE_MS ? (int) (due - now) : SLICE_MS) <= 0)
         {
             continue;
         }
@@ -3572,6 +3607,12 @@ supervise(
         beat(TH_MAIN);
         now = now_ms();
         wake = sv->next_tick;
+        if (watchdog_next_due(TH_SEND, TH_COUNT - 1, now) < wake)
+        {
+            // Look exactly when a heartbeat passes the stall limit
+            wake = watchdog_next_due(TH_SEND, TH_COUNT - 1, now);
+            sv->next_tick = wake;
+        }
         if (sv->debounce_at && sv->debounce_at < wake)
         {
             wake = sv->debounce_at;

@@ -1,0 +1,192 @@
+#!/bin/sh
+#
+# Heal-time benchmark: for each scenario, several runs in fresh network
+# namespaces, printing median/min/max next to the target from the spec.
+# It prints figures; it does not pass or fail on timing.  Uses pfSense's
+# intervals (-s 500 -l 2000) with a short averaging period (-t 4s) so that
+# an outage drives the loss to 100% and the heal shows as the first status
+# line with loss below 100 (polled every 10ms).
+#
+#   sh tests/bench/heal.sh [runs]        (root; make bench)
+#
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+runs=${1:-${BENCH_RUNS:-5}}
+wd_runs=${BENCH_SLOW_RUNS:-3}
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "bench: needs root for network namespaces" >&2
+	exit 1
+fi
+
+# The test library, outside atf
+atf_get_srcdir() { echo "$top/tests"; }
+atf_config_get() { echo "$2"; }
+atf_skip() { echo "bench: $*" >&2; exit 1; }
+. "$top/tests/lib/netns.subr"
+
+work=$(mktemp -d /tmp/dpinger-bench.XXXXXX) || exit 1
+cd "$work" || exit 1
+trap 'netns_cleanup; cd /; rm -rf "$work"' EXIT
+trap 'exit 130' INT TERM
+
+ms_now()
+{
+	echo $(($(date +%s%N) / 1000000))
+}
+
+# stats NAME TARGET FILE: print one table row from a file of milliseconds
+stats()
+{
+	sort -n "$3" | awk -v name="$1" -v target="$2" '
+	    { v[NR] = $1 }
+	    END {
+		if (NR == 0) { printf "%-52s %-10s %8s\n", name, target, "no data"; exit }
+		med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%-52s %-10s %7.2fs %7.2fs %7.2fs %5d\n", name, target, med / 1000, v[1] / 1000, v[NR] / 1000, NR
+	    }'
+}
+
+# fresh: a new pair of namespaces for one run
+fresh()
+{
+	netns_cleanup
+	rm -f created_netns.lst created_pids.lst netns_id out err
+	echo "$$$(date +%N | cut -c1-4)" > netns_id
+	netns_pair >/dev/null 2>&1 || { echo "bench: cannot build namespaces" >&2; exit 1; }
+}
+
+dp()
+{
+	DP_PID=$(netns_bg "$NS_MON" out err "$top/dpinger" -f -r 0 "$@") || exit 1
+}
+
+recreate_veth()
+{
+	netns_veth "$NS_MON" mon0 "$NS_PEER" peer0 && netns_addrs
+}
+
+q()
+{
+	"$top/tests/tools/sockquery" "$@"
+}
+
+# Link-local veth destroyed and recreated; EXTRA selects the trigger
+bench_linklocal()
+{
+	: > "$1"
+	i=0
+	while [ $i -lt "$runs" ]; do
+		fresh
+		dp -s 500 -l 2000 -t 4s $2 -B fe80::a%mon0 -u "$work/s.sock" fe80::b%mon0
+		q -m healthy -t 10000 s.sock >/dev/null || { i=$((i + 1)); continue; }
+		ip -n "$NS_MON" link del mon0
+		q -m lost -t 15000 s.sock >/dev/null
+		recreate_veth
+		t=$(q -m healthy -t 60000 s.sock | awk '{ print $2 }')
+		[ -n "$t" ] && echo "$t" >> "$1"
+		i=$((i + 1))
+	done
+}
+
+bench_tunnel()
+{
+	: > "$1"
+	i=0
+	while [ $i -lt "$runs" ]; do
+		fresh
+		up="ip link set dev \$TUNPEER_IF up && ip addr add 10.9.0.1 peer 10.9.0.2 dev \$TUNPEER_IF && ip -6 addr add fd00:9::1 peer fd00:9::2 dev \$TUNPEER_IF nodad"
+		rm -f ready tun.pid
+		netns_bg "$NS_MON" tun.out tun.err "$top/tests/tools/tunpeer" -i vti0 -c "$up" -r "$work/ready" -p "$work/tun.pid" \
+		    -g 5000 >/dev/null
+		wait_for 10 file_has ready '^1$' || exit 1
+		dp -s 500 -l 2000 -t 4s -B "$2" -u "$work/s.sock" "$3"
+		q -m healthy -t 10000 s.sock >/dev/null || { i=$((i + 1)); continue; }
+		kill -USR1 "$(cat tun.pid)"
+		wait_for 20 file_has ready '^2$' || exit 1
+		t=$(q -m healthy -t 60000 s.sock | awk '{ print $2 }')
+		[ -n "$t" ] && echo "$t" >> "$1"
+		i=$((i + 1))
+	done
+}
+
+bench_black_hole()
+{
+	: > "$1"
+	i=0
+	while [ $i -lt "$wd_runs" ]; do
+		fresh
+		dp -s 500 -l 2000 -t 4s -B 10.0.0.1 -u "$work/s.sock" 10.0.0.2
+		q -m healthy -t 10000 s.sock >/dev/null || { i=$((i + 1)); continue; }
+		t0=$(ms_now)
+		ip netns exec "$NS_MON" iptables -A INPUT -p icmp --icmp-type echo-reply \
+		    -m u32 --u32 "0>>22&0x3C@4>>16=$((DP_PID & 0xffff))" -j DROP
+		q -m lost -t 15000 s.sock >/dev/null
+		q -m healthy -t 60000 s.sock >/dev/null && echo $(($(ms_now) - t0)) >> "$1"
+		i=$((i + 1))
+	done
+}
+
+# Watchdog: freeze a thread with the freezer.  Files: detection (the first
+# watchdog line), restart in place logged, status line healthy again, and
+# the slowest status query while the thread was frozen
+bench_watchdog()
+{
+	for f in "$1" "$2" "$3" "$4"; do : > "$f"; done
+	i=0
+	while [ $i -lt "$wd_runs" ]; do
+		fresh
+		dp -s 500 -l 2000 -t 4s -p "$work/dp.pid" -u "$work/s.sock" 10.0.0.2
+		q -m healthy -t 10000 s.sock >/dev/null || { i=$((i + 1)); continue; }
+		rm -f frz
+		"$top/tests/tools/freezer" -p "$DP_PID" -t "$5" -s 60 > frz 2>&1 &
+		echo $! >> created_pids.lst
+		wait_for 10 file_has frz '^frozen' || exit 1
+		t0=$(ms_now)
+		detect=""
+		worst=0
+		while [ $(($(ms_now) - t0)) -lt 30000 ]; do
+			if [ -z "$detect" ] && grep -q 'watchdog: ' err; then
+				detect=$(($(ms_now) - t0))
+				echo "$detect" >> "$1"
+			fi
+			if grep -q 'restarting in place' err; then
+				echo $(($(ms_now) - t0)) >> "$2"
+				break
+			fi
+			if [ "$5" != status ]; then
+				e=$(q -T -t 5000 s.sock 2>&1 >/dev/null | awk '/^elapsed_ms/ { print $2 }')
+				[ "${e:-5000}" -gt "$worst" ] && worst=${e:-5000}
+			fi
+			sleep 0.05
+		done
+		q -m healthy -t 30000 s.sock >/dev/null && echo $(($(ms_now) - t0)) >> "$3"
+		[ "$5" != status ] && echo "$worst" >> "$4"
+		i=$((i + 1))
+	done
+}
+
+echo "dpinger heal times, $runs runs each, $(date -u +%Y-%m-%d), $(uname -sr), $(nproc) cores"
+echo "pfSense intervals: -s 500 -l 2000 (-t 4s), -E 3, -W 5s; times from the path being usable again"
+echo
+printf "%-52s %-10s %8s %8s %8s %5s\n" "scenario" "target" "median" "min" "max" "runs"
+bench_linklocal ll_route.ms "-E 0"
+stats "link-local veth recreated, routing trigger (-E 0)" "<=1.50s" ll_route.ms
+bench_linklocal ll_errors.ms "-N"
+stats "link-local veth recreated, send errors only (-N)" "<=2.00s" ll_errors.ms
+bench_linklocal ll_both.ms ""
+stats "link-local veth recreated, defaults (both)" "<=1.50s" ll_both.ms
+bench_tunnel tun4.ms 10.9.0.1 10.9.0.2
+stats "tun (VTI stand-in) recreated, IPv4" "<=1.50s" tun4.ms
+bench_tunnel tun6.ms fd00:9::1 fd00:9::2
+stats "tun (VTI stand-in) recreated, IPv6" "<=1.50s" tun6.ms
+bench_black_hole bh.ms
+stats "stale-identifier black hole, from its start" "<=11.00s" bh.ms
+bench_watchdog wd_st_detect.ms wd_st_restart.ms wd_st_back.ms wd_st_worst.ms status
+stats "status thread frozen: detected" "<=5.00s" wd_st_detect.ms
+stats "status thread frozen: answering again" "<=7.00s" wd_st_back.ms
+bench_watchdog wd_send_detect.ms wd_send_restart.ms wd_send_back.ms wd_send_worst.ms send
+stats "send thread frozen: detected (rebuild)" "<=5.00s" wd_send_detect.ms
+stats "send thread frozen: restart in place (2 x -W)" "~10s" wd_send_restart.ms
+stats "send thread frozen: healthy again" "" wd_send_back.ms
+stats "send thread frozen: slowest status query" "<=1.00s" wd_send_worst.ms

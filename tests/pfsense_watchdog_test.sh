@@ -1,0 +1,662 @@
+#!/usr/bin/env atf-sh
+#
+# patches/pfsense/dpinger-watchdog, the cron safety net, against real dpinger
+# processes started the way pfSense starts them (daemon mode, -S, -p and -u
+# named dpinger_NAME~SRC~DST) in a monitor namespace with a kernel peer.  The
+# script runs inside the monitor namespace, so its pings take the daemon's
+# path; a stub stands in for setup_gateways_monitor() and one for logger(1).
+# Works with stock dpinger 3.3 too (-v dpinger=/path): then the zombie and
+# hung instances need none of the fork's switches (-E 0 -N, -W 0) and the
+# hung one is stopped with SIGSTOP instead of the thread freezer.
+#
+
+. "$(atf_get_srcdir)/lib/netns.subr"
+
+# watchdog: the script under test (config variable "watchdog" overrides)
+watchdog()
+{
+	atf_config_get watchdog "$(atf_get_srcdir)/../patches/pfsense/dpinger-watchdog"
+}
+
+# is_fork: the binary under test has the fork's switches
+is_fork()
+{
+	"$(dpinger_bin)" -h 2>&1 | grep -q -- '-W stall_limit'
+}
+
+# bed [netns]: run directory, logger and restart stubs, and ./wd, which runs
+# the watchdog with /bin/sh (in $NS_MON when the bed has namespaces), the
+# stubs, the test run directory, no expected list (-g none) and a 1s pause
+# before the second look (DPW_SETTLE overrides).  Later options win.
+bed()
+{
+	if [ "${1:-}" = netns ]; then
+		netns_init
+		netns_pair || return 1
+	fi
+	mkdir -p run
+	cat > logger.sh <<EOF
+#!/bin/sh
+printf '%s\n' "\$*" >> "$PWD/log.txt"
+EOF
+	cat > restart.sh <<EOF
+#!/bin/sh
+echo restart >> "$PWD/restarts.txt"
+EOF
+	_exec="exec"
+	if [ -n "${NS_MON:-}" ]; then
+		_exec="exec ip netns exec $NS_MON"
+	fi
+	# Debian's netcat-traditional has no -U; use the test client then
+	_query=
+	if ! nc -h 2>&1 | grep -q -- '-U'; then
+		_query="DPW_QUERY='$(tool sockquery) -t 30000'"
+	fi
+	cat > wd <<EOF
+#!/bin/sh
+$_exec env DPW_LOGGER="$PWD/logger.sh" DPW_SETTLE="\${DPW_SETTLE:-1}" $_query /bin/sh "$(watchdog)" \\
+    -d "$PWD/run" -r "$PWD/restart.sh" -g none "\$@"
+EOF
+	chmod +x logger.sh restart.sh wd
+}
+
+# start_gw NAME SRC DST [DPINGER ARGS...]: a dpinger as pfSense starts it,
+# with fast windows; $DP_ENV is put in its environment; prints its pid
+start_gw()
+{
+	_name=$1
+	_dst=$3
+	_prefix="$PWD/run/dpinger_$1~$2~$3"
+	_src=$2
+	shift 3
+	ip netns exec "$NS_MON" env ${DP_ENV:-} "$(dpinger_bin)" -S -r 0 -i "$_name" -B "$_src" \
+	    -p "$_prefix.pid" -u "$_prefix.sock" -s 100 -l 300 -t 2s "$@" "$_dst" \
+	    >/dev/null 2>&1 </dev/null || return 1
+	wait_for 5 test -s "$_prefix.pid" || return 1
+	_pid=$(cat "$_prefix.pid")
+	echo "$_pid" >> created_pids.lst
+	echo "$_pid"
+}
+
+# sock NAME SRC DST: the status socket path of that instance
+sock()
+{
+	echo "$PWD/run/dpinger_$1~$2~$3.sock"
+}
+
+# status_lossy SOCK: the status line shows some loss
+status_lossy()
+{
+	_line=$(status_query "$1") || return 1
+	echo "$_line" | awk '{ exit !($NF > 0) }'
+}
+
+# restarts_are N: the restart stub ran exactly N times
+restarts_are()
+{
+	_got=0
+	[ -f restarts.txt ] && _got=$(wc -l < restarts.txt)
+	[ "$_got" -eq "$1" ]
+}
+
+# gone PID: the process no longer runs (or is only waiting to be reaped)
+gone()
+{
+	! kill -0 "$1" 2>/dev/null || ps -o stat= -p "$1" | grep -q '^Z'
+}
+
+# dead_pid: the pid of a process that has exited
+dead_pid()
+{
+	sh -c 'echo $$'
+}
+
+# ms_since NANOSECONDS: milliseconds since that date +%s%N
+ms_since()
+{
+	echo $((($(date +%s%N) - $1) / 1000000))
+}
+
+atf_test_case healthy_gateways_pass_silently cleanup
+healthy_gateways_pass_silently_head()
+{
+	atf_set descr "Three healthy gateways (IPv4, IPv6, IPv6 link-local with scope) pass: exit 0, no output, no log, no restart, in under a second"
+	atf_set require.user root
+	atf_set timeout 60
+}
+healthy_gateways_pass_silently_body()
+{
+	bed netns || atf_fail "cannot build the test bed"
+	start_gw GW_V4 10.0.0.1 10.0.0.2 >/dev/null || atf_fail "cannot start GW_V4"
+	start_gw GW_V6 fd00::1 fd00::2 >/dev/null || atf_fail "cannot start GW_V6"
+	start_gw GW_LL 'fe80::a%mon0' 'fe80::b%mon0' >/dev/null || atf_fail "cannot start GW_LL"
+	wait_for 10 status_lossless "$(sock GW_V4 10.0.0.1 10.0.0.2)" || atf_fail "GW_V4 never lossless"
+	wait_for 10 status_lossless "$(sock GW_V6 fd00::1 fd00::2)" || atf_fail "GW_V6 never lossless"
+	wait_for 10 status_lossless "$(sock GW_LL 'fe80::a%mon0' 'fe80::b%mon0')" || atf_fail "GW_LL never lossless"
+	printf '%s\n' "GW_V4 10.0.0.1 10.0.0.2" "GW_V6 fd00::1 fd00::2" \
+	    "GW_LL fe80::a%mon0 fe80::b%mon0" > expected.txt
+
+	for i in 1 2 3; do
+		t0=$(date +%s%N)
+		./wd -g "cat $PWD/expected.txt" > out 2> err
+		rc=$?
+		ms=$(ms_since "$t0")
+		echo "healthy run $i: exit $rc in ${ms} ms" >&2
+		[ "$rc" -eq 0 ] || atf_fail "exit $rc: $(cat err)"
+		[ "$ms" -lt 1000 ] || atf_fail "a healthy run took ${ms} ms"
+		atf_check -s exit:0 -o empty cat out err
+	done
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	restarts_are 0 || atf_fail "restarted"
+	[ ! -e run/dpinger-watchdog.lock ] || atf_fail "the lock was left behind"
+}
+healthy_gateways_pass_silently_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case missing_killed_process cleanup
+missing_killed_process_head()
+{
+	atf_set descr "A killed instance (pid file and socket left behind) is flagged missing by name and monitoring is restarted once"
+	atf_set require.user root
+	atf_set timeout 60
+}
+missing_killed_process_body()
+{
+	bed netns || atf_fail "cannot build the test bed"
+	start_gw GW_A 10.0.0.1 10.0.0.2 >/dev/null || atf_fail "cannot start GW_A"
+	pid=$(start_gw GW_B fd00::1 fd00::2) || atf_fail "cannot start GW_B"
+	wait_for 10 status_lossless "$(sock GW_A 10.0.0.1 10.0.0.2)" || atf_fail "GW_A never lossless"
+	wait_for 10 status_lossless "$(sock GW_B fd00::1 fd00::2)" || atf_fail "GW_B never lossless"
+	kill -KILL "$pid"
+	wait_for 10 gone "$pid" || atf_fail "GW_B does not die"
+	atf_check -s exit:0 test -S "$(sock GW_B fd00::1 fd00::2)"
+
+	atf_check -s exit:1 -o empty -e empty ./wd
+	atf_check -s exit:0 -o match:"GW_B: missing: process $pid of .*dpinger_GW_B~fd00::1~fd00::2.pid (is not running|has exited)" cat log.txt
+	atf_check -s exit:1 -o empty grep GW_A log.txt
+	atf_check -s exit:0 -o match:'restarted gateway monitoring \(1 finding' cat log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+missing_killed_process_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case missing_stale_pid_file
+missing_stale_pid_file_head()
+{
+	atf_set descr "A pid file naming a dead process, with no socket, is flagged missing and monitoring is restarted once"
+	atf_set timeout 30
+}
+missing_stale_pid_file_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	dead=$(dead_pid)
+	echo "$dead" > 'run/dpinger_WAN_DHCP~203.0.113.10~203.0.113.1.pid'
+	atf_check -s exit:1 -o empty -e empty ./wd
+	atf_check -s exit:0 -o match:"WAN_DHCP: missing: process $dead of .* is not running" cat log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+
+atf_test_case missing_expected_gateway cleanup
+missing_expected_gateway_head()
+{
+	atf_set descr "A gateway pfSense would monitor that has no pid file is flagged missing; the running one is not"
+	atf_set require.user root
+	atf_set timeout 60
+}
+missing_expected_gateway_body()
+{
+	bed netns || atf_fail "cannot build the test bed"
+	start_gw GW_UP 10.0.0.1 10.0.0.2 >/dev/null || atf_fail "cannot start GW_UP"
+	wait_for 10 status_lossless "$(sock GW_UP 10.0.0.1 10.0.0.2)" || atf_fail "GW_UP never lossless"
+	printf '%s\n' "GW_UP 10.0.0.1 10.0.0.2" "GW_VTI fd00::1 fd00::2" > expected.txt
+
+	atf_check -s exit:1 -o empty -e empty ./wd -g "cat $PWD/expected.txt"
+	atf_check -s exit:0 -o match:'GW_VTI: missing: pfSense monitors it \(fd00::1 -> fd00::2\) but there is no pid file' cat log.txt
+	atf_check -s exit:1 -o empty grep GW_UP log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+missing_expected_gateway_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case hung_status_socket cleanup
+hung_status_socket_head()
+{
+	atf_set descr "An instance whose status thread is stopped is flagged hung by name and monitoring is restarted once"
+	atf_set require.user root
+	atf_set timeout 60
+}
+hung_status_socket_body()
+{
+	bed netns || atf_fail "cannot build the test bed"
+	start_gw GW_OK 10.0.0.1 10.0.0.2 >/dev/null || atf_fail "cannot start GW_OK"
+	if is_fork; then
+		pid=$(start_gw GW_H fd00::1 fd00::2 -W 0) || atf_fail "cannot start GW_H"
+	else
+		pid=$(start_gw GW_H fd00::1 fd00::2) || atf_fail "cannot start GW_H"
+	fi
+	wait_for 10 status_lossless "$(sock GW_OK 10.0.0.1 10.0.0.2)" || atf_fail "GW_OK never lossless"
+	wait_for 10 status_lossless "$(sock GW_H fd00::1 fd00::2)" || atf_fail "GW_H never lossless"
+	if is_fork; then
+		"$(tool freezer)" -p "$pid" -t status -s 120 > freezer.out 2>&1 &
+		echo $! >> created_pids.lst
+		wait_for 10 file_has freezer.out '^frozen' || atf_fail "cannot freeze the status thread: $(cat freezer.out)"
+	else
+		kill -STOP "$pid"
+	fi
+	! status_query "$(sock GW_H fd00::1 fd00::2)" || atf_fail "GW_H still answers"
+
+	atf_check -s exit:1 -o empty -e empty ./wd -t 2
+	atf_check -s exit:0 -o match:'GW_H: hung: status socket .*dpinger_GW_H~fd00::1~fd00::2.sock gave no full line within 2s' cat log.txt
+	atf_check -s exit:1 -o empty grep GW_OK log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+hung_status_socket_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case zombie_loss_but_ping_answers cleanup
+zombie_loss_but_ping_answers_head()
+{
+	atf_set descr "An instance stuck at 100% loss while a ping from its source is answered is flagged zombie by name and monitoring is restarted once"
+	atf_set require.user root
+	atf_set timeout 90
+}
+zombie_loss_but_ping_answers_body()
+{
+	bed netns || atf_fail "cannot build the test bed"
+	start_gw GW_OK fd00::1 fd00::2 >/dev/null || atf_fail "cannot start GW_OK"
+	DP_ENV="LD_PRELOAD=$(tool faultinject.so) FAULTINJECT_TRIGGER=$PWD/trigger"
+	if is_fork; then
+		start_gw GW_Z 10.0.0.1 10.0.0.2 -E 0 -N >/dev/null || atf_fail "cannot start GW_Z"
+	else
+		start_gw GW_Z 10.0.0.1 10.0.0.2 >/dev/null || atf_fail "cannot start GW_Z"
+	fi
+	DP_ENV=
+	wait_for 10 status_lossless "$(sock GW_OK fd00::1 fd00::2)" || atf_fail "GW_OK never lossless"
+	wait_for 10 status_lossless "$(sock GW_Z 10.0.0.1 10.0.0.2)" || atf_fail "GW_Z never lossless"
+	touch trigger
+	wait_for 15 status_loss_total "$(sock GW_Z 10.0.0.1 10.0.0.2)" || atf_fail "GW_Z never reached 100% loss"
+	atf_check -s exit:0 -o ignore ip netns exec "$NS_MON" ping -c 1 -W 2 -I 10.0.0.1 10.0.0.2
+
+	atf_check -s exit:1 -o empty -e empty ./wd
+	atf_check -s exit:0 -o match:'GW_Z: zombie: loss is 100% but ping from 10.0.0.1 to 10.0.0.2 is answered' cat log.txt
+	atf_check -s exit:1 -o empty grep GW_OK log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+zombie_loss_but_ping_answers_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case real_outage_left_alone cleanup
+real_outage_left_alone_head()
+{
+	atf_set descr "A real outage (100% loss and the ping fails too) is not flagged and nothing is restarted"
+	atf_set require.user root
+	atf_set timeout 90
+}
+real_outage_left_alone_body()
+{
+	bed netns || atf_fail "cannot build the test bed"
+	start_gw GW_V4 10.0.0.1 10.0.0.2 >/dev/null || atf_fail "cannot start GW_V4"
+	start_gw GW_LL 'fe80::a%mon0' 'fe80::b%mon0' >/dev/null || atf_fail "cannot start GW_LL"
+	wait_for 10 status_lossless "$(sock GW_V4 10.0.0.1 10.0.0.2)" || atf_fail "GW_V4 never lossless"
+	wait_for 10 status_lossless "$(sock GW_LL 'fe80::a%mon0' 'fe80::b%mon0')" || atf_fail "GW_LL never lossless"
+	ip netns exec "$NS_PEER" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 || atf_fail "sysctl"
+	ip netns exec "$NS_PEER" sysctl -qw net.ipv6.icmp.echo_ignore_all=1 || atf_fail "sysctl"
+	wait_for 15 status_loss_total "$(sock GW_V4 10.0.0.1 10.0.0.2)" || atf_fail "GW_V4 never reached 100% loss"
+	wait_for 15 status_loss_total "$(sock GW_LL 'fe80::a%mon0' 'fe80::b%mon0')" || atf_fail "GW_LL never reached 100% loss"
+
+	atf_check -s exit:0 -o empty -e empty ./wd
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	restarts_are 0 || atf_fail "restarted during a real outage"
+	# still an outage: the daemons were left alone
+	atf_check -s exit:0 test -S "$(sock GW_V4 10.0.0.1 10.0.0.2)"
+}
+real_outage_left_alone_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case fork_hung_heals_unflagged cleanup
+fork_hung_heals_unflagged_head()
+{
+	atf_set descr "With the fork's watchdog on, a frozen status thread heals in place before the second look: not flagged, same pid"
+	atf_set require.user root
+	atf_set timeout 60
+}
+fork_hung_heals_unflagged_body()
+{
+	is_fork || atf_skip "needs the self-healing fork"
+	bed netns || atf_fail "cannot build the test bed"
+	pid=$(start_gw GW_H fd00::1 fd00::2) || atf_fail "cannot start GW_H"
+	wait_for 10 status_lossless "$(sock GW_H fd00::1 fd00::2)" || atf_fail "GW_H never lossless"
+	"$(tool freezer)" -p "$pid" -t status -s 120 > freezer.out 2>&1 &
+	echo $! >> created_pids.lst
+	wait_for 10 file_has freezer.out '^frozen' || atf_fail "cannot freeze the status thread: $(cat freezer.out)"
+
+	# the script's default pause before the second look
+	DPW_SETTLE=2
+	export DPW_SETTLE
+	atf_check -s exit:0 -o empty -e empty ./wd
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	restarts_are 0 || atf_fail "restarted"
+	wait_for 10 status_healthy "$(sock GW_H fd00::1 fd00::2)" || atf_fail "GW_H does not answer"
+	atf_check -s exit:0 -o inline:"$pid\n" cat "$PWD/run/dpinger_GW_H~fd00::1~fd00::2.pid"
+}
+fork_hung_heals_unflagged_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case fork_zombie_heals_unflagged cleanup
+fork_zombie_heals_unflagged_head()
+{
+	atf_set descr "With the fork's defaults, sockets made stale (simulated) are rebuilt: the watchdog finds nothing"
+	atf_set require.user root
+	atf_set timeout 60
+}
+fork_zombie_heals_unflagged_body()
+{
+	is_fork || atf_skip "needs the self-healing fork"
+	bed netns || atf_fail "cannot build the test bed"
+	DP_ENV="LD_PRELOAD=$(tool faultinject.so) FAULTINJECT_TRIGGER=$PWD/trigger FAULTINJECT_LOG=$PWD/fault.log"
+	start_gw GW_Z 10.0.0.1 10.0.0.2 >/dev/null || atf_fail "cannot start GW_Z"
+	DP_ENV=
+	wait_for 10 status_lossless "$(sock GW_Z 10.0.0.1 10.0.0.2)" || atf_fail "GW_Z never lossless"
+	touch trigger
+	wait_for 10 file_has fault.log 'stale' || atf_fail "the fault never hit GW_Z"
+	wait_for 10 status_lossy "$(sock GW_Z 10.0.0.1 10.0.0.2)" || atf_fail "GW_Z never saw a loss"
+	wait_for 15 status_lossless "$(sock GW_Z 10.0.0.1 10.0.0.2)" || atf_fail "GW_Z did not heal"
+
+	atf_check -s exit:0 -o empty -e empty ./wd
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	restarts_are 0 || atf_fail "restarted"
+}
+fork_zombie_heals_unflagged_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case dry_run_restarts_nothing
+dry_run_restarts_nothing_head()
+{
+	atf_set descr "With -n a finding is logged and printed, exit 3, and the restart command is not run"
+	atf_set timeout 30
+}
+dry_run_restarts_nothing_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	dead_pid > 'run/dpinger_GW_DRY~192.0.2.10~192.0.2.1.pid'
+	atf_check -s exit:3 -o empty -e match:'GW_DRY: missing: process' -e match:'dry run' ./wd -n
+	atf_check -s exit:0 -o match:'GW_DRY: missing: process' cat log.txt
+	restarts_are 0 || atf_fail "restarted in a dry run"
+}
+
+atf_test_case lock_held_exits_at_once cleanup
+lock_held_exits_at_once_head()
+{
+	atf_set descr "While another live run holds the lock, a run exits at once with status 5 and a message, checking and restarting nothing"
+	atf_set timeout 30
+}
+lock_held_exits_at_once_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	dead_pid > 'run/dpinger_GW_A~192.0.2.10~192.0.2.1.pid'
+	sleep 60 &
+	holder=$!
+	echo "$holder" >> created_pids.lst
+	mkdir run/dpinger-watchdog.lock
+	echo "$holder" > run/dpinger-watchdog.lock/pid
+
+	t0=$(date +%s%N)
+	atf_check -s exit:5 -o empty -e match:"another run \\(process $holder\\) holds .*dpinger-watchdog.lock" ./wd
+	ms=$(ms_since "$t0")
+	[ "$ms" -lt 1000 ] || atf_fail "a refused run took ${ms} ms"
+	atf_check -s exit:0 -o inline:"$holder\n" cat run/dpinger-watchdog.lock/pid
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	restarts_are 0 || atf_fail "restarted without the lock"
+}
+lock_held_exits_at_once_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case lock_concurrent_run cleanup
+lock_concurrent_run_head()
+{
+	atf_set descr "A run started while a slow run is checking exits at once with status 5; the slow run finishes normally and releases the lock"
+	atf_set require.user root
+	atf_set timeout 60
+}
+lock_concurrent_run_body()
+{
+	bed netns || atf_fail "cannot build the test bed"
+	start_gw GW_A 10.0.0.1 10.0.0.2 >/dev/null || atf_fail "cannot start GW_A"
+	wait_for 10 status_lossless "$(sock GW_A 10.0.0.1 10.0.0.2)" || atf_fail "GW_A never lossless"
+	cat > slowquery.sh <<EOF
+#!/bin/sh
+sleep 3
+exec "$(tool sockquery)" -t 2000 "\$1"
+EOF
+	chmod +x slowquery.sh
+
+	./wd -q "$PWD/slowquery.sh" > first.out 2> first.err &
+	first=$!
+	echo "$first" >> created_pids.lst
+	wait_for 10 test -s run/dpinger-watchdog.lock/pid || atf_fail "the first run took no lock"
+	t0=$(date +%s%N)
+	atf_check -s exit:5 -o empty -e match:'another run .* holds' ./wd
+	ms=$(ms_since "$t0")
+	[ "$ms" -lt 1000 ] || atf_fail "the refused run took ${ms} ms"
+	wait "$first"
+	rc=$?
+	[ "$rc" -eq 0 ] || atf_fail "the slow run exited $rc: $(cat first.err)"
+	atf_check -s exit:0 -o empty cat first.out first.err
+	[ ! -e run/dpinger-watchdog.lock ] || atf_fail "the lock was left behind"
+	restarts_are 0 || atf_fail "restarted"
+}
+lock_concurrent_run_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case lock_stale_recovered
+lock_stale_recovered_head()
+{
+	atf_set descr "A lock left by a dead run is taken over (one log line) and released at the end"
+	atf_set timeout 30
+}
+lock_stale_recovered_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	dead=$(dead_pid)
+	mkdir run/dpinger-watchdog.lock
+	echo "$dead" > run/dpinger-watchdog.lock/pid
+	atf_check -s exit:0 -o empty -e empty ./wd
+	atf_check -s exit:0 -o match:"removed the stale lock .*dpinger-watchdog.lock of process $dead" cat log.txt
+	[ ! -e run/dpinger-watchdog.lock ] || atf_fail "the lock was left behind"
+}
+
+atf_test_case backoff_after_useless_restart
+backoff_after_useless_restart_head()
+{
+	atf_set descr "A finding that a restart did not clear is not restarted again within the back-off (exit 6); -b 0 restarts every time"
+	atf_set timeout 30
+}
+backoff_after_useless_restart_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	dead_pid > 'run/dpinger_GW_A~192.0.2.10~192.0.2.1.pid'
+	atf_check -s exit:1 ./wd
+	restarts_are 1 || atf_fail "first run: restart stub not called once"
+	atf_check -s exit:6 ./wd
+	atf_check -s exit:0 -o match:'restart held back' cat log.txt
+	restarts_are 1 || atf_fail "restarted within the back-off"
+	atf_check -s exit:1 ./wd -b 0
+	restarts_are 2 || atf_fail "-b 0 did not restart"
+	# once everything is fine the back-off is forgotten
+	rm run/dpinger_*.pid
+	atf_check -s exit:0 ./wd
+	[ ! -e run/dpinger-watchdog.state ] || atf_fail "back-off state kept after a clean run"
+}
+
+atf_test_case restart_failure_reported
+restart_failure_reported_head()
+{
+	atf_set descr "A failing restart command, or none known off pfSense, is logged and gives exit 4"
+	atf_set timeout 30
+}
+restart_failure_reported_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	dead_pid > 'run/dpinger_GW_A~192.0.2.10~192.0.2.1.pid'
+	printf '#!/bin/sh\necho "no such gateway group" >&2\nexit 3\n' > failing.sh
+	chmod +x failing.sh
+	atf_check -s exit:4 -o empty -e empty ./wd -r "$PWD/failing.sh"
+	atf_check -s exit:0 -o match:'restart of gateway monitoring failed \(exit 3\): no such gateway group' cat log.txt
+	rm log.txt
+	DPW_PFSENSE_INC="$PWD/nowhere"
+	export DPW_PFSENSE_INC
+	atf_check -s exit:4 -o empty -e empty ./wd -b 0 -r ''
+	atf_check -s exit:0 -o match:'no restart command known' cat log.txt
+}
+
+atf_test_case booting_does_nothing
+booting_does_nothing_head()
+{
+	atf_set descr "While pfSense boots (RUNDIR/booting exists) the script exits 0 silently"
+	atf_set timeout 30
+}
+booting_does_nothing_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	dead_pid > 'run/dpinger_GW_A~192.0.2.10~192.0.2.1.pid'
+	touch run/booting
+	atf_check -s exit:0 -o empty -e empty ./wd
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	restarts_are 0 || atf_fail "restarted while booting"
+}
+
+# fake_pfsense DIR: just enough of pfSense's PHP includes to run the
+# script's PHP against a known gateway list
+fake_pfsense()
+{
+	mkdir -p "$1"
+	for f in config.inc util.inc interfaces.inc; do
+		echo '<?php' > "$1/$f"
+	done
+	cat > "$1/gwlb.inc" <<'EOF'
+<?php
+function is_ipaddrv4($a) { return filter_var($a, FILTER_VALIDATE_IP, FILTER_FLAG_IPV4) !== false; }
+function is_ipaddrv6($a) { return filter_var(explode("%", $a)[0], FILTER_VALIDATE_IP, FILTER_FLAG_IPV6) !== false; }
+function is_ipaddr($a) { return is_ipaddrv4($a) || is_ipaddrv6($a); }
+function is_linklocal($a) { return stripos($a, "fe80:") === 0; }
+function get_ll_scope($a) { $p = explode("%", $a); return isset($p[1]) ? $p[1] : ""; }
+function find_interface_ip($if, $flush = false) {
+	$a = array("em0" => "198.51.100.10", "em2" => "0.0.0.0");
+	return isset($a[$if]) ? $a[$if] : "";
+}
+function find_interface_ipv6($if, $flush = false) { return $if == "em1" ? "2001:db8::10" : ""; }
+function find_interface_ipv6_ll($if, $flush = false) { return $if == "em1" ? "fe80::10" : ""; }
+function get_gateways() {
+	return array(
+	    "WAN" => array("name" => "WAN", "interface" => "em0", "ipprotocol" => "inet",
+		"gateway" => "198.51.100.1", "monitor" => ""),
+	    "SAME" => array("name" => "SAME", "interface" => "em0", "ipprotocol" => "inet",
+		"gateway" => "198.51.100.2", "monitor" => "198.51.100.1"),
+	    "OFF" => array("name" => "OFF", "interface" => "em0", "ipprotocol" => "inet",
+		"gateway" => "198.51.100.3", "monitor" => "", "monitor_disable" => true),
+	    "DHCPWAIT" => array("name" => "DHCPWAIT", "interface" => "em2", "ipprotocol" => "inet",
+		"gateway" => "192.0.2.1", "monitor" => ""),
+	    "PPPDYN" => array("name" => "PPPDYN", "interface" => "em0", "ipprotocol" => "inet",
+		"gateway" => "dynamic", "monitor" => ""),
+	    "V6" => array("name" => "V6", "interface" => "em1", "ipprotocol" => "inet6",
+		"gateway" => "2001:db8::1", "monitor" => "2001:db8::53"),
+	    "V6LL" => array("name" => "V6LL", "interface" => "em1", "ipprotocol" => "inet6",
+		"gateway" => "fe80::1", "monitor" => ""),
+	);
+}
+function setup_gateways_monitor() { file_put_contents(getenv("SETUP_MARK"), "setup\n", FILE_APPEND); }
+EOF
+}
+
+atf_test_case pfsense_php_expected_and_restart
+pfsense_php_expected_and_restart_head()
+{
+	atf_set descr "On pfSense (gwlb.inc present) the script's PHP lists the gateways setup_gateways_monitor() would start, and its default restart calls that function"
+	atf_set require.progs php
+	atf_set timeout 60
+}
+pfsense_php_expected_and_restart_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	fake_pfsense "$PWD/inc"
+	export DPW_PFSENSE_INC="$PWD/inc"
+	export DPW_PHP="php -n -d include_path=$PWD/inc"
+	export SETUP_MARK="$PWD/setup.txt"
+
+	# -g and -r as pfSense runs it: the defaults, not the stubs
+	cat > wd_pfsense <<EOF
+#!/bin/sh
+exec env DPW_LOGGER="$PWD/logger.sh" DPW_SETTLE=0 /bin/sh "$(watchdog)" -d "$PWD/run" "\$@"
+EOF
+	chmod +x wd_pfsense
+	atf_check -s exit:3 -o empty -e ignore ./wd_pfsense -n
+	atf_check -s exit:0 -o match:'WAN: missing: pfSense monitors it \(198.51.100.10 -> 198.51.100.1\)' cat log.txt
+	atf_check -s exit:0 -o match:'V6: missing: pfSense monitors it \(2001:db8::10 -> 2001:db8::53\)' cat log.txt
+	atf_check -s exit:0 -o match:'V6LL: missing: pfSense monitors it \(fe80::10%em1 -> fe80::1%em1\)' cat log.txt
+	atf_check -s exit:0 -o inline:"3\n" sh -c "grep -c ': missing: ' log.txt"
+	[ ! -e setup.txt ] || atf_fail "setup_gateways_monitor() ran in a dry run"
+
+	rm log.txt
+	atf_check -s exit:1 -o empty -e empty ./wd_pfsense
+	atf_check -s exit:0 -o inline:"setup\n" cat setup.txt
+	atf_check -s exit:0 -o match:'restarted gateway monitoring \(3 finding' cat log.txt
+}
+
+atf_test_case script_is_posix_sh
+script_is_posix_sh_head()
+{
+	atf_set descr "The script parses with /bin/sh, has no bashisms (checkbashisms where installed), prints its usage with -h and exits 2 on a bad option"
+	atf_set timeout 30
+}
+script_is_posix_sh_body()
+{
+	atf_check -s exit:0 /bin/sh -n "$(watchdog)"
+	if command -v checkbashisms >/dev/null 2>&1; then
+		atf_check -s exit:0 -o empty -e empty checkbashisms -f "$(watchdog)"
+	fi
+	atf_check -s exit:0 -o match:'^usage: dpinger-watchdog' -o match:'5 another run holds the lock' /bin/sh "$(watchdog)" -h
+	atf_check -s exit:2 -o empty -e match:'^usage:' /bin/sh "$(watchdog)" -x
+	atf_check -s exit:2 -o empty -e match:'-t needs' /bin/sh "$(watchdog)" -t 0
+}
+
+atf_init_test_cases()
+{
+	atf_add_test_case healthy_gateways_pass_silently
+	atf_add_test_case missing_killed_process
+	atf_add_test_case missing_stale_pid_file
+	atf_add_test_case missing_expected_gateway
+	atf_add_test_case hung_status_socket
+	atf_add_test_case zombie_loss_but_ping_answers
+	atf_add_test_case real_outage_left_alone
+	atf_add_test_case fork_hung_heals_unflagged
+	atf_add_test_case fork_zombie_heals_unflagged
+	atf_add_test_case dry_run_restarts_nothing
+	atf_add_test_case lock_held_exits_at_once
+	atf_add_test_case lock_concurrent_run
+	atf_add_test_case lock_stale_recovered
+	atf_add_test_case backoff_after_useless_restart
+	atf_add_test_case restart_failure_reported
+	atf_add_test_case booting_does_nothing
+	atf_add_test_case pfsense_php_expected_and_restart
+	atf_add_test_case script_is_posix_sh
+}
