@@ -51,6 +51,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #elif defined(__FreeBSD__)
+#include <sys/param.h>
 #include <sys/sysctl.h>
 #include <net/if_dl.h>
 #include <net/route.h>
@@ -616,7 +617,7 @@ addr_resolve(
     memset(&hints, 0, sizeof(hints));
     hints.ai_flags = AI_NUMERICHOST;
     hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_RAW;
+    hints.ai_socktype = SOCK_DGRAM;     // any type will do: only the address is used
     if (getaddrinfo(text, NULL, &hints, &ai) != 0)
     {
         return -1;

@@ -266,6 +266,37 @@ sigterm_while_acting_cleanup()
 	netns_cleanup
 }
 
+atf_test_case exec_failure_cleans_up cleanup
+exec_failure_cleans_up_head()
+{
+	atf_set descr "When the restart in place cannot execute (the binary was removed), dpinger logs it, removes its pid file and socket and exits 1"
+	atf_set require.user root
+	atf_set timeout 60
+}
+exec_failure_cleans_up_body()
+{
+	netns_init
+	NS_MON=$(netns_mk mon) || atf_fail "namespace"
+	cp "$(dpinger_bin)" "$PWD/dpinger"
+	ip netns exec "$NS_MON" "$PWD/dpinger" -f -r 0 -s 100 -l 300 -t 3s -W 1s -p "$PWD/dp.pid" -u "$PWD/s.sock" \
+	    127.0.0.1 > out 2> err &
+	DP_PID=$!
+	echo "$DP_PID" >> created_pids.lst
+	wait_for 10 status_lossless s.sock || atf_fail "cannot start dpinger"
+	rm "$PWD/dpinger"
+	freeze status 60
+	wait "$DP_PID"
+	rc=$?
+	[ "$rc" -eq 1 ] || atf_fail "exit status $rc, not 1: $(cat err)"
+	atf_check -s exit:0 -o match:'watchdog: status stalled for [0-9]+s, restarting in place' \
+	    -o match:'watchdog: exec .*dpinger: No such file or directory' cat err
+	[ ! -e dp.pid ] && [ ! -e s.sock ] || atf_fail "files left behind"
+}
+exec_failure_cleans_up_cleanup()
+{
+	netns_cleanup
+}
+
 atf_test_case watchdog_off cleanup
 watchdog_off_head()
 {
@@ -301,5 +332,6 @@ atf_init_test_cases()
 	atf_add_test_case queries_while_worker_frozen
 	atf_add_test_case restarts_rate_limited
 	atf_add_test_case sigterm_while_acting
+	atf_add_test_case exec_failure_cleans_up
 	atf_add_test_case watchdog_off
 }

@@ -1,0 +1,85 @@
+#!/usr/bin/env atf-sh
+#
+# The documentation keeps up with the code: every option of the usage text
+# is described in dpinger.8, the manual page is lint-clean, and the README
+# and CHANGES name what a user needs.
+#
+
+top()
+{
+	echo "$(atf_get_srcdir)/.."
+}
+
+atf_test_case usage_options_in_manual
+usage_options_in_manual_head()
+{
+	atf_set descr "Every option in the usage text (dpinger -h) has an entry in dpinger.8, and the other way round"
+}
+usage_options_in_manual_body()
+{
+	"$(top)/dpinger" -h > usage 2>&1
+	[ $? -eq 1 ] || atf_fail "dpinger -h does not exit 1"
+	atf_check -s exit:0 -o match:'self-healing fork of dpinger 3.3' cat usage
+	grep -Eo '^ +-[A-Za-z] ' usage | tr -d ' -' | sort -u > from_usage
+	[ "$(wc -l < from_usage)" -ge 22 ] || atf_fail "usage lists only $(wc -l < from_usage) options"
+	grep -Eo '^\.It Fl [A-Za-z]' "$(top)/dpinger.8" | awk '{ print $3 }' | sort -u > from_manual
+	atf_check -s exit:0 -o empty diff from_usage from_manual
+	# The synopsis of both lists every option too
+	for o in $(cat from_usage); do
+		grep -q -- "-$o" usage || atf_fail "-$o missing from the usage synopsis"
+		grep -Eq "^\.Op Fl ([A-Za-z]*$o[A-Za-z]*$|$o )" "$(top)/dpinger.8" || atf_fail "-$o missing from the manual's synopsis"
+	done
+}
+
+atf_test_case manual_lint_clean
+manual_lint_clean_head()
+{
+	atf_set descr "mandoc -Tlint finds nothing to warn about in dpinger.8"
+	atf_set require.progs mandoc
+}
+manual_lint_clean_body()
+{
+	atf_check -s exit:0 -o empty -e empty mandoc -Tlint -W warning "$(top)/dpinger.8"
+	# Style notes other than cross-references to FreeBSD pages this host lacks
+	mandoc -Tlint "$(top)/dpinger.8" 2>&1 | grep -v 'referenced manual not found' | grep -v 'mandoc.db' > style
+	atf_check -s exit:0 -o empty cat style
+}
+
+atf_test_case manual_names_log_lines
+manual_names_log_lines_head()
+{
+	atf_set descr "Every self-healing and watchdog log line dpinger.c can write is described in dpinger.8"
+}
+manual_names_log_lines_body()
+{
+	for line in 'rebuilt ICMP sockets' 'rebuild failed' 'healed: replies arriving again' \
+	    'real outage, not rebuilding' 'replies resumed after an outage' 'waiting for it to return' 'is gone' \
+	    'lacks the bind address' 'stalled for' 'restarting in place' 'deferred for' \
+	    'exiting on signal' 'sendto error'; do
+		grep -q -- "$line" "$(top)/dpinger.c" || atf_fail "dpinger.c no longer writes '$line'"
+		grep -q -- "$line" "$(top)/dpinger.8" || atf_fail "dpinger.8 does not describe '$line'"
+	done
+}
+
+atf_test_case readme_and_changes
+readme_and_changes_head()
+{
+	atf_set descr "The README gives the two commands; CHANGES and the README name the new options"
+}
+readme_and_changes_body()
+{
+	atf_check -s exit:0 -o ignore grep -F 'make demo' "$(top)/README.md"
+	atf_check -s exit:0 -o ignore grep -F 'make check' "$(top)/README.md"
+	for o in -E -W -N; do
+		grep -q -- "$o" "$(top)/CHANGES" || atf_fail "CHANGES does not mention $o"
+		grep -q -- "$o" "$(top)/README.md" || atf_fail "README.md does not mention $o"
+	done
+}
+
+atf_init_test_cases()
+{
+	atf_add_test_case usage_options_in_manual
+	atf_add_test_case manual_lint_clean
+	atf_add_test_case manual_names_log_lines
+	atf_add_test_case readme_and_changes
+}
