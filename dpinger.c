@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/mman.h>
+
 #if defined(__linux__)
 #include <sys/eventfd.h>
 #include <linux/icmp.h>
@@ -972,6 +974,7 @@ struct probe
     _Atomic uint64_t    last_reply;     // recv: monotonic ms of the last accepted reply
     _Atomic int         reply_wanted;   // main sets, recv clears: wake main at the next reply
     _Atomic uint64_t    last_rebuild_log; // main: monotonic ms of the last rebuild log line
+    _Atomic unsigned    next_seq;       // send: next sequence number (carried across a restart)
 };
 
 static struct probe     probe = { .send_fd = -1, .recv_fd = -1 };
@@ -1037,6 +1040,8 @@ struct reexec_state
     unsigned            count;          // re-executions so far
     uint64_t            last;           // monotonic ms of the last one
     uint32_t            generation;     // socket generation before it
+    unsigned            seq;            // next sequence number to send
+    int                 window_fd;      // the statistics window, or -1
 };
 
 static struct reexec_state reexec;      // main, at start
@@ -1253,6 +1258,20 @@ echo_reply_parse(
     return 0;
 }
 
+// Same IPv6 address?  For link-local addresses bytes 2 and 3 are ignored:
+// FreeBSD's kernel may hand them over with the scope embedded there
+static int
+in6_same(
+    const uint8_t *     a,
+    const uint8_t *     b)
+{
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80 && b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+    {
+        return memcmp(a, b, 2) == 0 && memcmp(a + 4, b + 4, 12) == 0;
+    }
+    return memcmp(a, b, 16) == 0;
+}
+
 // Is the sender of a datagram the destination host?  Addresses only: the
 // IPv6 scope of a link-local sender is the receiving interface.
 static int
@@ -1271,8 +1290,8 @@ addr_same_host(
                ((const struct sockaddr_in *) from)->sin_addr.s_addr == ((const struct sockaddr_in *) dest)->sin_addr.s_addr;
     }
     return fromlen >= (socklen_t) sizeof(struct sockaddr_in6) &&
-           memcmp(&((const struct sockaddr_in6 *) from)->sin6_addr,
-                  &((const struct sockaddr_in6 *) dest)->sin6_addr, sizeof(struct in6_addr)) == 0;
+           in6_same(((const struct sockaddr_in6 *) from)->sin6_addr.s6_addr,
+                    ((const struct sockaddr_in6 *) dest)->sin6_addr.s6_addr);
 }
 
 // Identifier of a socket generation: the first is the pid's low 16 bits as
@@ -1447,7 +1466,15 @@ probe_socks_rebuild(
         return -1;
     }
     *stage = "dup3";
-    if (fd_replace(send_fd, probe.send_fd) || fd_replace(recv_fd, probe.recv_fd))
+    if (fd_replace(send_fd, probe.send_fd))
+    {
+        int     saved = errno;
+
+        close(recv_fd);
+        errno = saved;
+        return -1;
+    }
+    if (fd_replace(recv_fd, probe.recv_fd))
     {
         return -1;
     }
@@ -1466,10 +1493,64 @@ probe_socks_rebuild(
 
 
 //
+// A failed send: count stale-path errors for the rebuild trigger (and wake
+// the supervisor once -E is reached); log the first error of a run in the
+// upstream format, then a summary at most once a minute
+//
+struct send_errors
+{
+    uint64_t            logged;         // ms of the last error line; 0 outside an error run
+    unsigned long       since;          // errors since that line
+};
+
+static void
+send_error_note(
+    int                 err,
+    uint64_t            ms,
+    struct send_errors * run)
+{
+    atomic_store(&probe.last_errno, err);
+    if (errno_is_stale(err))
+    {
+        unsigned        count = atomic_fetch_add(&probe.stale_errors, 1) + 1;
+
+        if (cfg.send_error_limit && count >= cfg.send_error_limit)
+        {
+            atomic_store(&rebuild_wanted, 1);
+            waker_poke(&main_waker);
+        }
+    }
+    else
+    {
+        atomic_store(&probe.stale_errors, 0);
+    }
+
+    if (run->logged == 0)
+    {
+        logmsg(LOG_WARNING, "%s%s: sendto error: %d", cfg.prefix, cfg.dest_str, err);
+        run->logged = ms;
+        run->since = 0;
+        return;
+    }
+    run->since++;
+    if (ms - run->logged >= SUMMARY_MS)
+    {
+        // A rebuild line in the last minute already tells the story
+        if (ms - atomic_load(&probe.last_rebuild_log) >= SUMMARY_MS)
+        {
+            logmsg(LOG_WARNING, "%s%s: sendto error: %d (%s), %lu more in the last %lus",
+                   cfg.prefix, cfg.dest_str, err, strerror(err), run->since,
+                   (unsigned long) ((ms - run->logged) / 1000u));
+        }
+        run->logged = ms;
+        run->since = 0;
+    }
+}
+
+
+//
 // Send thread: one echo request every send interval.  A failed send still
-// takes its slot, which turns into a loss.  Stale-path errors are counted
-// for the rebuild trigger; the log gets the first error of a run in the
-// upstream format and then a summary at most once a minute.
+// takes its slot, which turns into a loss.
 //
 static void *
 send_thread(
@@ -1479,9 +1560,8 @@ send_thread(
     uint8_t *           packet;
     uint64_t            next;
     uint64_t            interval = (uint64_t) cfg.send_interval * 1000u;
-    uint64_t            run_logged = 0;         // ms of the last error line; 0 outside an error run
-    unsigned long       run_errors = 0;         // errors since that line
-    unsigned            seq = 0;
+    struct send_errors  errors = { 0, 0 };
+    unsigned            seq = atomic_load(&probe.next_seq) % cfg.seq_limit;
 
     (void) arg;
     thread_name("send");
@@ -1499,8 +1579,6 @@ send_thread(
         uint64_t        now;
         size_t          len;
         uint16_t        ident;
-        ssize_t         rc;
-        int             err;
 
         beat(TH_SEND);
         now = now_us();
@@ -1517,73 +1595,24 @@ send_thread(
         }
         len = echo_build(cfg.family, packet, cfg.data_len, ident, (uint16_t) seq);
         slot_mark_sent(&window.slots[seq % window.count], seq, now_us());
-        if (atomic_load_explicit(&probe.usable, memory_order_relaxed))
+        if (!atomic_load_explicit(&probe.usable, memory_order_relaxed))
         {
-            rc = sendto(probe.send_fd, packet, len, 0, (struct sockaddr *) &dest, cfg.dest_len);
-            err = errno;
+            // No usable socket yet: the probe counts as sent and lost
+        }
+        else if (sendto(probe.send_fd, packet, len, 0, (struct sockaddr *) &dest, cfg.dest_len) >= 0)
+        {
+            atomic_store(&probe.stale_errors, 0);
+            atomic_store(&probe.last_send_ok, now_ms());
+            errors.logged = 0;
         }
         else
         {
-            // No usable socket yet: the probe counts as sent and lost
-            rc = 0;
-            err = 0;
-            seq = (seq + 1) % cfg.seq_limit;
-            next += interval;
-            continue;
+            send_error_note(errno, now_ms(), &errors);
         }
         now = now_us();
 
-        if (rc >= 0)
-        {
-            atomic_store(&probe.stale_errors, 0);
-            atomic_store(&probe.last_send_ok, now / 1000u);
-            run_logged = 0;
-        }
-        else
-        {
-            uint64_t    ms = now / 1000u;
-
-            atomic_store(&probe.last_errno, err);
-            if (errno_is_stale(err))
-            {
-                unsigned count = atomic_fetch_add(&probe.stale_errors, 1) + 1;
-
-                if (cfg.send_error_limit && count >= cfg.send_error_limit)
-                {
-                    atomic_store(&rebuild_wanted, 1);
-                    waker_poke(&main_waker);
-                }
-            }
-            else
-            {
-                atomic_store(&probe.stale_errors, 0);
-            }
-
-            if (run_logged == 0)
-            {
-                logmsg(LOG_WARNING, "%s%s: sendto error: %d", cfg.prefix, cfg.dest_str, err);
-                run_logged = ms;
-                run_errors = 0;
-            }
-            else
-            {
-                run_errors++;
-                if (ms - run_logged >= SUMMARY_MS)
-                {
-                    // A rebuild line in the last minute already tells the story
-                    if (ms - atomic_load(&probe.last_rebuild_log) >= SUMMARY_MS)
-                    {
-                        logmsg(LOG_WARNING, "%s%s: sendto error: %d (%s), %lu more in the last %lus",
-                               cfg.prefix, cfg.dest_str, err, strerror(err), run_errors,
-                               (unsigned long) ((ms - run_logged) / 1000u));
-                    }
-                    run_logged = ms;
-                    run_errors = 0;
-                }
-            }
-        }
-
         seq = (seq + 1) % cfg.seq_limit;
+        atomic_store_explicit(&probe.next_seq, seq, memory_order_relaxed);
         next += interval;
         if (next + interval < now)
         {
@@ -1976,7 +2005,7 @@ reexec_gap_ms(
     return gap < REEXEC_MAX_GAP_MS ? gap : REEXEC_MAX_GAP_MS;
 }
 
-// Parse the carried state "v1:count:last:generation"; 0 when valid
+// Parse the carried state "v1:count:last:generation:seq:window_fd"; 0 when valid
 static int
 reexec_state_parse(
     const char *        text,
@@ -1985,9 +2014,12 @@ reexec_state_parse(
     unsigned long long  last;
     unsigned            count;
     unsigned            generation;
+    unsigned            seq;
+    int                 fd;
     int                 used = 0;
 
-    if (text == NULL || sscanf(text, "v1:%u:%llu:%u%n", &count, &last, &generation, &used) != 3 ||
+    if (text == NULL ||
+        sscanf(text, "v1:%u:%llu:%u:%u:%d%n", &count, &last, &generation, &seq, &fd, &used) != 5 ||
         text[used] != '\0')
     {
         return -1;
@@ -1995,7 +2027,70 @@ reexec_state_parse(
     out->count = count;
     out->last = last;
     out->generation = generation;
+    out->seq = seq;
+    out->window_fd = fd;
     return 0;
+}
+
+// Hand the statistics window to the next image: an anonymous shared-memory
+// file without close-on-exec.  Returns its descriptor, or -1 (the next
+// image then starts with an empty window).  Allocates nothing.
+static int
+window_export(void)
+{
+    size_t              size = (size_t) window.count * sizeof(struct slot);
+    const char *        p = (const char *) window.slots;
+    int                 fd;
+
+#if defined(__linux__)
+    fd = memfd_create("dpinger-window", 0);
+#elif defined(__FreeBSD__)
+    fd = shm_open(SHM_ANON, O_RDWR, 0600);
+#else
+    fd = -1;
+#endif
+    if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0)
+    {
+        if (fd >= 0)
+        {
+            close(fd);
+        }
+        return -1;
+    }
+    while (size)
+    {
+        ssize_t         n = write(fd, p, size);
+
+        if (n <= 0)
+        {
+            close(fd);
+            return -1;
+        }
+        p += n;
+        size -= (size_t) n;
+    }
+    return fd;
+}
+
+// Take over the window a previous image handed over, if it fits
+static void
+window_import(
+    int                 fd)
+{
+    size_t              size = (size_t) window.count * sizeof(struct slot);
+    struct stat         st;
+
+    if (fd < 0)
+    {
+        return;
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t) st.st_size == size &&
+        pread(fd, window.slots, size, 0) != (ssize_t) size)
+    {
+        // A short read: better an empty window than a torn one
+        memset(window.slots, 0, size);
+    }
+    close(fd);
 }
 
 static void cleanup_files(void);
@@ -2030,8 +2125,9 @@ reexec_in_place(
 
     logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, restarting in place",
            cfg.prefix, cfg.dest_str, thread, (unsigned long) (stalled_ms / 1000u));
-    snprintf(reexec_env, sizeof(reexec_env), REEXEC_ENV "=v1:%u:%llu:%u",
-             count + 1, (unsigned long long) now, (unsigned) atomic_load(&probe.generation));
+    snprintf(reexec_env, sizeof(reexec_env), REEXEC_ENV "=v1:%u:%llu:%u:%u:%d",
+             count + 1, (unsigned long long) now, (unsigned) atomic_load(&probe.generation),
+             (unsigned) atomic_load(&probe.next_seq), window_export());
     execve(self_path, saved_argv, reexec_envp);
 
     logmsg(LOG_ERR, "%s%s: watchdog: exec %s: %s", cfg.prefix, cfg.dest_str, self_path, strerror(errno));
@@ -2717,8 +2813,8 @@ route_event_concerns(
     {
         return 1;
     }
-    if (w->family && (ev->kind == ROUTE_ADDR_NEW || ev->kind == ROUTE_ADDR_GONE) &&
-        ev->family == w->family && memcmp(ev->addr, w->addr, w->family == 4 ? 4 : 16) == 0)
+    if (w->family && (ev->kind == ROUTE_ADDR_NEW || ev->kind == ROUTE_ADDR_GONE) && ev->family == w->family &&
+        (w->family == 4 ? memcmp(ev->addr, w->addr, 4) == 0 : in6_same(ev->addr, w->addr)))
     {
         return 1;
     }
@@ -2762,7 +2858,7 @@ sockaddr_matches(
     }
     if (w->family == 6 && sa->sa_family == AF_INET6)
     {
-        return memcmp(&((const struct sockaddr_in6 *) sa)->sin6_addr, w->addr, 16) == 0;
+        return in6_same(((const struct sockaddr_in6 *) sa)->sin6_addr.s6_addr, w->addr);
     }
     return 0;
 }
@@ -3627,6 +3723,7 @@ supervise(
             wake = sv->bh_deadline;
         }
 
+        memset(pfd, 0, sizeof(pfd));
         pfd[n].fd = main_waker.rd;
         pfd[n++].events = POLLIN;
         if (sv->route_fd >= 0)
@@ -3643,13 +3740,12 @@ supervise(
         }
         if (poll(pfd, (nfds_t) n, wake > now ? (int) (wake - now) : 0) < 0)
         {
-            pfd[0].revents = 0;
-            n = 0;
+            memset(pfd, 0, sizeof(pfd));
         }
 
         beat(TH_MAIN);
         now = now_ms();
-        if (n && pfd[0].revents)
+        if (pfd[0].revents)
         {
             waker_drain(&main_waker);
         }
@@ -4039,12 +4135,27 @@ DPINGER_MAIN(
     memcpy(reexec_envp, environ, (size_t) i * sizeof(char *));
     reexec_envp[i] = reexec_env;
     window.count = cfg.slot_count;
+    if (reexecuted)
+    {
+        // Carry on with the window and the sequence of the previous image
+        window_import(reexec.window_fd);
+        atomic_store(&probe.next_seq, reexec.seq);
+    }
 
     signal(SIGPIPE, SIG_IGN);
     if (waker_open(&main_waker) || waker_open(&recv_waker))
     {
         fatal("wake-up descriptors: %s", strerror(errno));
     }
+
+    // Signals are only recorded from now on: a SIGTERM during start-up is
+    // acted on by the supervisor, which removes whatever was created
+    memset(&act, 0, sizeof(act));
+    act.sa_handler = on_signal;
+    sigemptyset(&act.sa_mask);
+    sigaction(SIGTERM, &act, NULL);
+    sigaction(SIGINT, &act, NULL);
+    sigaction(SIGHUP, &act, NULL);
 
     // 2, 3. The ICMP sockets, bound to -B.  After a re-execution a bind that
     // fails is retried like a rebuild instead of being fatal.
@@ -4109,12 +4220,6 @@ DPINGER_MAIN(
     }
 
     // 7. Signals (blocked in every thread but main), the pid file, identity
-    memset(&act, 0, sizeof(act));
-    act.sa_handler = on_signal;
-    sigemptyset(&act.sa_mask);
-    sigaction(SIGTERM, &act, NULL);
-    sigaction(SIGINT, &act, NULL);
-    sigaction(SIGHUP, &act, NULL);
     sigemptyset(&sigs);
     sigaddset(&sigs, SIGTERM);
     sigaddset(&sigs, SIGINT);

@@ -465,6 +465,14 @@ ATF_TC_BODY(reply_source, tc)
     ATF_REQUIRE_EQ(addr_resolve("fe80::b", &from, &flen), 0);
     ATF_CHECK(addr_same_host(&dest, &from, flen));
     ATF_CHECK(!addr_same_host(&dest, &from, 8));
+    // FreeBSD's embedded scope in bytes 2-3 of a link-local address
+    ((struct sockaddr_in6 *) &from)->sin6_addr.s6_addr[3] = 7;
+    ATF_CHECK(addr_same_host(&dest, &from, flen));
+    ((struct sockaddr_in6 *) &from)->sin6_addr.s6_addr[15] = 0xc;
+    ATF_CHECK(!addr_same_host(&dest, &from, flen));
+    ATF_REQUIRE_EQ(addr_resolve("fd00::b", &dest, &dlen), 0);
+    ATF_REQUIRE_EQ(addr_resolve("fd00:7::b", &from, &flen), 0);
+    ATF_CHECK(!addr_same_host(&dest, &from, flen));
 }
 
 ATF_TC(identifiers);
@@ -565,13 +573,15 @@ ATF_TC_BODY(reexec_state, tc)
 {
     struct reexec_state st;
 
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:123456789:7", &st), 0);
-    ATF_CHECK(st.count == 2 && st.last == 123456789u && st.generation == 7);
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:123456789:7:4711:9", &st), 0);
+    ATF_CHECK(st.count == 2 && st.last == 123456789u && st.generation == 7 && st.seq == 4711 && st.window_fd == 9);
+    ATF_CHECK_EQ(reexec_state_parse("v1:1:5:0:0:-1", &st), 0);
+    ATF_CHECK_EQ(st.window_fd, -1);
     ATF_CHECK_EQ(reexec_state_parse(NULL, &st), -1);
     ATF_CHECK_EQ(reexec_state_parse("", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v2:2:1:7", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7x", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:1", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v2:2:1:7:0:3", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7:0:3x", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7", &st), -1);
 }
 
 ATF_TC(alarm_holds);
