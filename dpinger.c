@@ -374,7 +374,8 @@ usage(void)
         "    -p pid file\n"
         "    -E consecutive stale-path send errors before the sockets are rebuilt\n"
         "       (default 3, 0 disables)\n"
-        "    -W watchdog stall limit for every thread (default 5s, 0 disables)\n"
+        "    -W watchdog stall limit for every thread (default 5s, 0 disables,\n"
+        "       otherwise at least 2s)\n"
         "\n"
         "  Times are milliseconds by default; suffix m or s for milliseconds or\n"
         "  seconds.  Lengths take b or k, percentages an optional %%.\n"
@@ -545,9 +546,11 @@ args_parse(
             }
             break;
         case 'W':
-            if (parse_time(optarg, &c->watchdog_limit))
+            // A healthy idle thread beats once per slice: shorter limits misfire
+            if (parse_time(optarg, &c->watchdog_limit) ||
+                (c->watchdog_limit && c->watchdog_limit < 2 * SLICE_MS))
             {
-                BAD("invalid watchdog stall limit (-W) \"%s\"", optarg);
+                BAD("invalid watchdog stall limit (-W) \"%s\": 0 or at least 2s", optarg);
             }
             break;
         case ':':
@@ -2241,7 +2244,17 @@ status_thread(
                     // Use the spare for this client, then take it back
                     close(spare);
                     fd = accept4(usocket_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                    spare = -1;
+                    if (fd < 0)
+                    {
+                        int saved = errno;
+
+                        spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                        errno = saved;
+                    }
+                    else
+                    {
+                        spare = -1;
+                    }
                 }
                 else if (errno == EMFILE || errno == ENFILE)
                 {

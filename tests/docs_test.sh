@@ -45,6 +45,21 @@ manual_lint_clean_body()
 	atf_check -s exit:0 -o empty cat style
 }
 
+atf_test_case manual_renders_log_lines
+manual_renders_log_lines_head()
+{
+	atf_set descr "The rendered manual shows the log lines whole (no mdoc macro swallows a word such as Ns)"
+	atf_set require.progs mandoc
+}
+manual_renders_log_lines_body()
+{
+	mandoc -Tascii "$(top)/dpinger.8" | col -b | tr -s ' \n' '  ' > rendered
+	for text in 'retry in Ns' 'arriving again Ns after the first trigger' 'no reply for Ns and a fresh-socket probe' \
+	    'stalled for Ns, restarting in place' 'deferred for Ns (rate limit)' 'outage of Ns, no rebuild needed'; do
+		grep -qF -- "$text" rendered || atf_fail "the rendered manual lacks '$text'"
+	done
+}
+
 atf_test_case manual_names_log_lines
 manual_names_log_lines_head()
 {
@@ -55,7 +70,8 @@ manual_names_log_lines_body()
 	for line in 'rebuilt ICMP sockets' 'rebuild failed' 'healed: replies arriving again' \
 	    'real outage, not rebuilding' 'replies resumed after an outage' 'waiting for it to return' 'is gone' \
 	    'lacks the bind address' 'stalled for' 'restarting in place' 'deferred for' \
-	    'exiting on signal' 'sendto error'; do
+	    'exiting on signal' 'sendto error' 'duplicate echo reply' 'recvfrom error' 'alert command: /bin/sh' \
+	    'watchdog: exec' 'interface changes are seen through send errors only'; do
 		grep -q -- "$line" "$(top)/dpinger.c" || atf_fail "dpinger.c no longer writes '$line'"
 		grep -q -- "$line" "$(top)/dpinger.8" || atf_fail "dpinger.8 does not describe '$line'"
 	done
@@ -80,6 +96,7 @@ atf_init_test_cases()
 {
 	atf_add_test_case usage_options_in_manual
 	atf_add_test_case manual_lint_clean
+	atf_add_test_case manual_renders_log_lines
 	atf_add_test_case manual_names_log_lines
 	atf_add_test_case readme_and_changes
 }

@@ -154,6 +154,9 @@ ATF_TC_BODY(option_values, tc)
     ATF_CHECK_EQ(parse_line("-L 101 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
     ATF_CHECK_EQ(parse_line("-W -1 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
     ATF_CHECK(strstr(err, "-W") != NULL);
+    ATF_CHECK_EQ(parse_line("-W 1999 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-W 1s 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK_EQ(parse_line("-W 2s 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
     ATF_CHECK_EQ(parse_line("-E x 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
     ATF_CHECK_EQ(parse_line("-x 10.0.0.2", &c, err, sizeof(err)), ARGS_USAGE);
     ATF_CHECK(strstr(err, "-x") != NULL);

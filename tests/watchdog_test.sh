@@ -219,16 +219,16 @@ restarts_rate_limited_head()
 restarts_rate_limited_body()
 {
 	netns_init
-	start_dp -W 1s || atf_fail "cannot start dpinger"
+	start_dp -W 2s || atf_fail "cannot start dpinger"
 	prev=""
 	n=1
 	while [ $n -le 4 ]; do
 		freeze status 60 "$n"
-		wait_for 30 file_has "frz.$n" '^gone' || atf_fail "restart $n did not happen: $(cat err)"
+		wait_for 40 file_has "frz.$n" '^gone' || atf_fail "restart $n did not happen: $(cat err)"
 		now=$(date +%s.%N)
 		if [ -n "$prev" ]; then
-			# restart n comes at least 2^(n-1) stall limits after restart n-1
-			echo "$now $prev $n" | awk '{ gap = $1 - $2; need = 2 ^ ($3 - 1);
+			# restart n comes at least 2^(n-1) x 2 stall limits (of 2s) after restart n-1
+			echo "$now $prev $n" | awk '{ gap = $1 - $2; need = 2 * 2 ^ ($3 - 1);
 			    printf "restart %d after %.1fs (rate limit %ds)\n", $3, gap, need;
 			    exit !(gap >= need - 0.3) }' || atf_fail "restart $n came too early"
 		fi
@@ -287,7 +287,7 @@ exec_failure_cleans_up_body()
 	netns_init
 	NS_MON=$(netns_mk mon) || atf_fail "namespace"
 	cp "$(dpinger_bin)" "$PWD/dpinger"
-	ip netns exec "$NS_MON" "$PWD/dpinger" -f -r 0 -s 100 -l 300 -t 3s -W 1s -p "$PWD/dp.pid" -u "$PWD/s.sock" \
+	ip netns exec "$NS_MON" "$PWD/dpinger" -f -r 0 -s 100 -l 300 -t 3s -W 2s -p "$PWD/dp.pid" -u "$PWD/s.sock" \
 	    127.0.0.1 > out 2> err &
 	DP_PID=$!
 	echo "$DP_PID" >> created_pids.lst
