@@ -8,6 +8,8 @@
 #                   network tests), prints "N passed, N failed"
 #   make check-asan, make check-tsan
 #                   the same suite under ASan+UBSan / ThreadSanitizer (clang)
+#   make fuzz       libFuzzer targets for the decoders and parsers, each for
+#                   FUZZ_SECONDS (default 30) after replaying the corpus
 #   make bench      heal-time and overhead benchmarks; prints figures (root)
 #   make demo       self-contained demonstration in network namespaces (root)
 #   make install    install bin/dpinger and the man page
@@ -66,6 +68,11 @@ check-asan: tests
 check-tsan: tests
 	sh tests/sanitize.sh tsan
 
+FUZZ_SECONDS?=	30
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
 bench: tests
 	sh tests/bench/heal.sh
 
@@ -81,4 +88,4 @@ clean:
 	rm -f dpinger $(TEST_PROGS)
 	rm -rf build
 
-.PHONY: all tests check check-asan check-tsan bench demo install clean
+.PHONY: all tests check check-asan check-tsan fuzz bench demo install clean

@@ -69,6 +69,7 @@ extern char **                  environ;
 // Limits and fixed values
 //
 #define IDENT_MAX               63              // -i must be shorter than this
+#define TIME_MAX_MS             2147483647L     // about 24.8 days
 #define IPV4_DATA_MAX           65507           // -d limit for IPv4
 #define IPV6_DATA_MAX           65527           // -d limit for IPv6
 #define ICMP_HDR_LEN            8
@@ -212,7 +213,8 @@ now_ms(void)
 // *out, or -1 when the text is not valid.  Base 10, leading blanks allowed.
 //
 
-// Time: integer milliseconds, optional suffix m (milliseconds) or s (seconds)
+// Time: integer milliseconds, optional suffix m (milliseconds) or s (seconds),
+// at most TIME_MAX_MS so that every later sum and poll() timeout fits
 static int
 parse_time(
     const char *        text,
@@ -229,7 +231,7 @@ parse_time(
     }
     if (*end == 's')
     {
-        if ((unsigned long) value > ULONG_MAX / 1000)
+        if (value > TIME_MAX_MS / 1000)
         {
             return -1;
         }
@@ -240,7 +242,7 @@ parse_time(
     {
         end++;
     }
-    if (*end != '\0')
+    if (*end != '\0' || value > TIME_MAX_MS)
     {
         return -1;
     }
@@ -292,7 +294,7 @@ parse_length(
     }
     if (*end == 'k')
     {
-        if ((unsigned long) value > ULONG_MAX / 1024)
+        if (value > LONG_MAX / 1024)
         {
             return -1;
         }
@@ -674,7 +676,8 @@ config_check(
     }
 
     // 2. The period must hold the loss interval and then some (the -l value, or 0)
-    if (c->time_period <= 2 * c->send_interval + c->loss_interval)
+    if (c->send_interval > c->time_period / 2 ||
+        c->time_period - 2 * c->send_interval <= c->loss_interval)
     {
         snprintf(err, errlen, "time period (%lums) must be greater than twice the send interval (%lums) plus the loss interval (%lums)",
                  c->time_period, c->send_interval, c->loss_interval);
@@ -721,14 +724,15 @@ config_check(
         return -1;
     }
 
-    // Defaults that depend on other values
+    // Defaults that depend on other values (saturating: times are at most
+    // TIME_MAX_MS, and unsigned long may be 32 bits)
     if (c->loss_interval == 0)
     {
-        c->loss_interval = 4 * c->send_interval;
+        c->loss_interval = c->send_interval > TIME_MAX_MS / 4 ? TIME_MAX_MS : 4 * c->send_interval;
     }
     if (!c->have_hold)
     {
-        c->alarm_hold = 10 * c->alert_interval;
+        c->alarm_hold = c->alert_interval > TIME_MAX_MS / 10 ? TIME_MAX_MS : 10 * c->alert_interval;
     }
 
     if (c->identifier)
@@ -1946,7 +1950,7 @@ alert_thread(
         stats_now(&st);
         if (cfg.have_latency_alarm)
         {
-            fire |= alarm_step(&latency_hold, st.average > cfg.latency_alarm * 1000u, hold_checks);
+            fire |= alarm_step(&latency_hold, (uint64_t) st.average > (uint64_t) cfg.latency_alarm * 1000u, hold_checks);
         }
         if (cfg.have_loss_alarm)
         {

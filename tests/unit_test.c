@@ -64,6 +64,11 @@ ATF_TC_BODY(time_values, tc)
     ATF_CHECK(parse_time("", &v) == -1);
     ATF_CHECK(parse_time("s", &v) == -1);
     ATF_CHECK(parse_time("99999999999999999999", &v) == -1);
+    ATF_CHECK(parse_time("9300000000000000s", &v) == -1);
+    ATF_CHECK(parse_time("2147483647", &v) == 0 && v == 2147483647ul);
+    ATF_CHECK(parse_time("2147483648", &v) == -1);
+    ATF_CHECK(parse_time("2147483s", &v) == 0 && v == 2147483000ul);
+    ATF_CHECK(parse_time("2147484s", &v) == -1);
 }
 
 ATF_TC(percent_values);
@@ -100,6 +105,7 @@ ATF_TC_BODY(length_values, tc)
     ATF_CHECK(parse_length("1kb", &v) == -1);
     ATF_CHECK(parse_length("-1", &v) == -1);
     ATF_CHECK(parse_length("1m", &v) == -1);
+    ATF_CHECK(parse_length("9100000000000000k", &v) == -1);
 }
 
 ATF_TC(count_values);
@@ -221,6 +227,11 @@ ATF_TC_BODY(cross_check_order, tc)
     ATF_CHECK_EQ(parse_line("-s 500 -l 999 -t 2000 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
     ATF_CHECK_EQ(parse_line("-s 1 -t 65536 -d 70000 not-an-address", &c, err, sizeof(err)), ARGS_BAD);
     ATF_CHECK(strstr(err, "65535") != NULL);
+    // Huge values must not wrap the period check
+    ATF_CHECK_EQ(parse_line("-s 2147483647 -l 2 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
+    ATF_CHECK(strstr(err, "time period") == err);
+    ATF_CHECK_EQ(parse_line("-A 2147483647 10.0.0.2", &c, err, sizeof(err)), ARGS_OK);
+    ATF_CHECK(c.alarm_hold >= c.alert_interval);
     ATF_CHECK_EQ(parse_line("-s 1 -t 65535 -d 70000 not-an-address", &c, err, sizeof(err)), ARGS_BAD);
     ATF_CHECK(strstr(err, "destination") != NULL);
     ATF_CHECK_EQ(parse_line("-d 70000 -B ::1 10.0.0.2", &c, err, sizeof(err)), ARGS_BAD);
