@@ -28,7 +28,8 @@ ATF_LIBS=	`pkg-config --libs atf-c 2>/dev/null || echo -latf-c`
 
 TEST_PROGS=	tests/unit_test tests/tools/tunpeer tests/tools/freezer \
 		tests/tools/faultinject.so tests/tools/sockquery \
-		tests/tools/threadtoy tests/tools/rawsend
+		tests/tools/threadtoy tests/tools/rawsend \
+		tests/hostile/clients tests/hostile/forge
 
 all: dpinger
 
@@ -56,6 +57,12 @@ tests/tools/threadtoy: tests/tools/threadtoy.c
 
 tests/tools/rawsend: tests/tools/rawsend.c
 	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/tools/rawsend tests/tools/rawsend.c
+
+tests/hostile/clients: tests/hostile/clients.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/hostile/clients tests/hostile/clients.c
+
+tests/hostile/forge: tests/hostile/forge.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/hostile/forge tests/hostile/forge.c
 
 tests: dpinger $(TEST_PROGS)
 

@@ -152,8 +152,103 @@ static char             self_path[PATH_MAX];
 
 
 //
-// Logging: stderr, or syslog with -S
+// Logging: stderr, or syslog with -S.  It never blocks: a daemon that waits
+// for its log watches nothing.  A line that cannot go out at once (a full
+// syslog socket, a stderr pipe nobody reads) is dropped and counted, and
+// the next line that gets through is followed by the count.  syslog(3)
+// is not used because it blocks on a full socket, holding a lock every
+// other thread that logs then waits for.
 //
+#if defined(__FreeBSD__)
+#define SYSLOG_PATH             "/var/run/log"
+#else
+#define SYSLOG_PATH             "/dev/log"
+#endif
+
+static int              log_fd = -1;            // syslog socket: made once in main, never closed
+static _Atomic unsigned log_dropped;            // any thread: lines dropped since one went out
+static _Atomic uint64_t log_reconnect_at;       // any thread: no reconnect before this (ms)
+
+static uint64_t now_ms(void);
+
+// (Re)connect the syslog socket; a datagram socket can simply connect
+// again, so the descriptor stays the same for every thread
+static void
+log_connect(void)
+{
+    struct sockaddr_un  sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, SYSLOG_PATH, sizeof(SYSLOG_PATH));
+    (void) connect(log_fd, (struct sockaddr *) &sa, sizeof(sa));
+}
+
+static void
+log_open(void)
+{
+    log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (log_fd >= 0)
+    {
+        log_connect();
+    }
+}
+
+// Write one line (no newline) without waiting; 0 when it went out
+static int
+log_write(
+    int                 priority,
+    const char *        line,
+    size_t              len)
+{
+    char                buf[1200];
+    int                 n;
+
+    if (log_fd < 0)
+    {
+        struct pollfd   pfd = { STDERR_FILENO, POLLOUT, 0 };
+
+        if (poll(&pfd, 1, 0) != 1 || (pfd.revents & POLLOUT) == 0 || len + 1 > sizeof(buf))
+        {
+            return -1;
+        }
+        memcpy(buf, line, len);
+        buf[len] = '\n';
+        // One write per line so lines from different threads never mix
+        return write(STDERR_FILENO, buf, len + 1) == (ssize_t) len + 1 ? 0 : -1;
+    }
+
+    n = snprintf(buf, sizeof(buf), "<%d>dpinger[%ld]: %.*s", LOG_DAEMON | priority, (long) getpid(), (int) len, line);
+    if (n < 0)
+    {
+        return -1;
+    }
+    if ((size_t) n >= sizeof(buf))
+    {
+        n = sizeof(buf) - 1;
+    }
+    if (send(log_fd, buf, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+    {
+        return 0;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+    {
+        // The syslog daemon went away or restarted: reconnect, once a second
+        uint64_t        now = now_ms();
+        uint64_t        at = atomic_load(&log_reconnect_at);
+
+        if (now >= at && atomic_compare_exchange_strong(&log_reconnect_at, &at, now + 1000))
+        {
+            log_connect();
+            if (send(log_fd, buf, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
+            {
+                return 0;
+            }
+        }
+    }
+    return -1;
+}
+
 static void
 logmsg(
     int                 priority,
@@ -163,28 +258,33 @@ logmsg(
     char                buf[1024];
     va_list             args;
     int                 len;
+    unsigned            dropped;
 
     va_start(args, fmt);
-    len = vsnprintf(buf, sizeof(buf) - 1, fmt, args);
+    len = vsnprintf(buf, sizeof(buf), fmt, args);
     va_end(args);
     if (len < 0)
     {
         return;
     }
-    if ((size_t) len > sizeof(buf) - 2)
+    if ((size_t) len >= sizeof(buf))
     {
-        len = sizeof(buf) - 2;
+        len = sizeof(buf) - 1;
     }
 
-    if (cfg.use_syslog)
+    if (log_write(priority, buf, (size_t) len) < 0)
     {
-        syslog(priority, "%s", buf);
+        atomic_fetch_add(&log_dropped, 1);
+        return;
     }
-    else
+    dropped = atomic_exchange(&log_dropped, 0);
+    if (dropped)
     {
-        // One write per line so lines from different threads never mix
-        buf[len++] = '\n';
-        (void) !write(STDERR_FILENO, buf, (size_t) len);
+        len = snprintf(buf, sizeof(buf), "%u log lines dropped: the log was not accepting them", dropped);
+        if (log_write(LOG_WARNING, buf, (size_t) len) < 0)
+        {
+            atomic_fetch_add(&log_dropped, dropped);
+        }
     }
 }
 
@@ -1039,6 +1139,7 @@ static int              pidfile_fd = -1;
 static int              pidfile_ours;
 static int              usocket_fd = -1;
 static int              usocket_ours;
+static int              usocket_spare = -1;     // main opens it; then the status thread's alone
 static FILE *           output;
 
 // Re-execution in place: state carried across execve in the environment
@@ -2203,13 +2304,10 @@ static void *
 status_thread(
     void *              arg)
 {
-    int                 spare;
+    int                 spare = usocket_spare;  // answers a client at the descriptor limit
 
     (void) arg;
     thread_name("status");
-
-    // A spare descriptor so a client can still be answered at the descriptor limit
-    spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
 
     for (;;)
     {
@@ -2820,6 +2918,16 @@ struct watch
     uint8_t             addr[16];               // the -B address
 };
 
+// Is an address event about the bind address?
+static int
+route_event_is_bind_addr(
+    const struct route_event * ev,
+    const struct watch * w)
+{
+    return w->family && (ev->kind == ROUTE_ADDR_NEW || ev->kind == ROUTE_ADDR_GONE) && ev->family == w->family &&
+           (w->family == 4 ? memcmp(ev->addr, w->addr, 4) == 0 : in6_same(ev->addr, w->addr));
+}
+
 // Does an event concern the watched interface or address?
 static int
 route_event_concerns(
@@ -2830,8 +2938,7 @@ route_event_concerns(
     {
         return 1;
     }
-    if (w->family && (ev->kind == ROUTE_ADDR_NEW || ev->kind == ROUTE_ADDR_GONE) && ev->family == w->family &&
-        (w->family == 4 ? memcmp(ev->addr, w->addr, 4) == 0 : in6_same(ev->addr, w->addr)))
+    if (route_event_is_bind_addr(ev, w))
     {
         return 1;
     }
@@ -2851,7 +2958,8 @@ route_event_concerns(
     return 0;
 }
 
-// The watched interface as the kernel sees it now
+// The watched interface as the kernel sees it now (if_state_query: 0, or
+// -1 when the state could not be read)
 struct if_state
 {
     int                 exists;
@@ -2880,7 +2988,7 @@ sockaddr_matches(
     return 0;
 }
 
-static void
+static int
 if_state_query(
     const struct watch * w,
     struct if_state *   st)
@@ -2893,7 +3001,8 @@ if_state_query(
     memset(st, 0, sizeof(*st));
     if (getifaddrs(&list) < 0)
     {
-        return;
+        // Nothing known (out of descriptors or memory): not a verdict
+        return -1;
     }
     for (ifa = list; ifa; ifa = ifa->ifa_next)
     {
@@ -2917,8 +3026,7 @@ if_state_query(
         struct watch    named = *w;
 
         snprintf(named.ifname, sizeof(named.ifname), "%s", st->owner);
-        if_state_query(&named, st);
-        return;
+        return if_state_query(&named, st);
     }
     if (st->exists)
     {
@@ -2926,6 +3034,7 @@ if_state_query(
     }
     st->usable = (w->ifname[0] == '\0' || (st->exists && (flags & IFF_UP) && (flags & IFF_RUNNING))) &&
                  (w->family == 0 || addr_present);
+    return 0;
 }
 
 // Address bytes of a numeric address text, ignoring any %scope; returns
@@ -2998,9 +3107,8 @@ watch_refresh(
         w->ifindex = w->ifname[0] ? if_nametoindex(w->ifname) : 0;
         return;
     }
-    if (w->family)
+    if (w->family && if_state_query(w, &st) == 0)
     {
-        if_state_query(w, &st);
         snprintf(w->ifname, sizeof(w->ifname), "%s", st.owner);
         w->ifindex = st.owner[0] ? if_nametoindex(st.owner) : 0;
     }
@@ -3030,6 +3138,7 @@ struct supervisor
     uint64_t            last_rebuild;           // ms of the last rebuild that worked
     unsigned            storm;                  // rebuilds since the last reply
     uint64_t            trouble_since;          // first trigger of the current trouble, 0 if none
+    int                 was_failing;            // a rebuild of this trouble found no recent reply
     int                 failing;                // the last attempt could not open or bind
     int                 fail_errno;
     const char *        fail_stage;
@@ -3150,6 +3259,10 @@ rebuild_attempt(
         sv->failing = 0;
         sv->storm++;
         sv->last_rebuild = now;
+        if (now - atomic_load(&probe.last_reply) >= cfg.loss_interval)
+        {
+            sv->was_failing = 1;
+        }
         sv->dirty = 0;
         sv->unusable_logged = 0;
         watch_refresh(&sv->watch);
@@ -3362,7 +3475,8 @@ heal_check(
 
     if (sv->storm && last && last >= sv->last_rebuild)
     {
-        if (sv->trouble_since && last >= sv->trouble_since)
+        // Only a rebuild that found monitoring failing can claim a heal
+        if (sv->trouble_since && last >= sv->trouble_since && sv->was_failing)
         {
             logmsg(LOG_WARNING, "%s%s: healed: replies arriving again %lu.%lus after the first trigger, generation %u",
                    cfg.prefix, cfg.dest_str, (unsigned long) ((last - sv->trouble_since) / 1000u),
@@ -3372,6 +3486,7 @@ heal_check(
         sv->storm = 0;
         sv->trouble_since = 0;
         sv->bh_reported = 0;
+        sv->was_failing = 0;
         return;
     }
     if (sv->storm == 0 && sv->trouble_since && last >= sv->trouble_since)
@@ -3500,7 +3615,10 @@ route_event_handle(
         sv->last_resync = now;
         sv->resync = 1;
     }
-    if (ev->kind == ROUTE_LINK_GONE || ev->kind == ROUTE_ADDR_GONE ||
+    // The interface went away or down, or the bind address was removed:
+    // rebuild once it is usable again.  Other addresses come and go freely.
+    if (ev->kind == ROUTE_LINK_GONE ||
+        (ev->kind == ROUTE_ADDR_GONE && route_event_is_bind_addr(ev, &sv->watch)) ||
         (ev->kind == ROUTE_LINK_NEW && (ev->flags & (ROUTE_F_UP | ROUTE_F_RUNNING)) != (ROUTE_F_UP | ROUTE_F_RUNNING)))
     {
         sv->dirty = 1;
@@ -3538,7 +3656,13 @@ route_settle(
         return;
     }
 
-    if_state_query(&sv->watch, &st);
+    if (if_state_query(&sv->watch, &st) < 0)
+    {
+        // Look again in a second; keep what the events said
+        sv->resync |= resync;
+        sv->debounce_at = now + SLICE_MS;
+        return;
+    }
     if (!st.usable)
     {
         sv->dirty = 1;
@@ -3844,9 +3968,9 @@ fatal(
     va_end(args);
 
     fprintf(stderr, "dpinger: %s\n", buf);
-    if (cfg.use_syslog)
+    if (log_fd >= 0)
     {
-        syslog(LOG_ERR, "%s", buf);
+        (void) log_write(LOG_ERR, buf, strlen(buf));
     }
     cleanup_files();
     exit(1);
@@ -3952,6 +4076,12 @@ usocket_open(void)
     if (listen(usocket_fd, STATUS_BACKLOG) < 0)
     {
         fatal("listen %s: %s", cfg.usocket, strerror(errno));
+    }
+    // Without it the daemon could not answer at the descriptor limit
+    usocket_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (usocket_spare < 0)
+    {
+        fatal("status socket %s: spare descriptor: %s", cfg.usocket, strerror(errno));
     }
 }
 
@@ -4119,16 +4249,16 @@ DPINGER_MAIN(
     rc = args_parse(argc, argv, &cfg, err, sizeof(err));
     if (cfg.use_syslog)
     {
-        openlog("dpinger", LOG_PID, LOG_DAEMON);
+        log_open();
     }
     if (rc == ARGS_USAGE)
     {
         if (err[0])
         {
             fprintf(stderr, "dpinger: %s\n", err);
-            if (cfg.use_syslog)
+            if (log_fd >= 0)
             {
-                syslog(LOG_ERR, "%s", err);
+                (void) log_write(LOG_ERR, err, strlen(err));
             }
         }
         usage();

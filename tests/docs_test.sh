@@ -71,7 +71,7 @@ manual_names_log_lines_body()
 	    'real outage, not rebuilding' 'replies resumed after an outage' 'waiting for it to return' 'is gone' \
 	    'lacks the bind address' 'stalled for' 'restarting in place' 'deferred for' \
 	    'exiting on signal' 'sendto error' 'duplicate echo reply' 'recvfrom error' 'alert command: /bin/sh' \
-	    'watchdog: exec' 'interface changes are seen through send errors only'; do
+	    'watchdog: exec' 'interface changes are seen through send errors only' 'log lines dropped'; do
 		grep -q -- "$line" "$(top)/dpinger.c" || atf_fail "dpinger.c no longer writes '$line'"
 		grep -q -- "$line" "$(top)/dpinger.8" || atf_fail "dpinger.8 does not describe '$line'"
 	done

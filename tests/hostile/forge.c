@@ -1,0 +1,502 @@
+//
+// forge: answer the echo requests seen on an interface with crafted echo
+// replies, for tests/hostile_test.sh.  Run in the peer's namespace; it
+// reads requests with a packet socket and writes whole IPv4/IPv6 packets
+// back to the sender's link address, so every header field is ours.
+//
+//   forge -i ifname -m mode[,mode...] [-S src4] [-s src6]
+//
+// For each echo request (IPv4 or ICMPv6, no extension headers), each mode
+// sends (correct checksums unless said otherwise):
+//   echo      a correct reply (the control: it must count)
+//   wrongsrc  the reply from -S / -s instead of the destination
+//   wrongid   the reply with the identifier xor 0x0101
+//   dup       three correct replies (with the kernel's: duplicates)
+//   future    correct source and identifier, sequence +1, +2 and +1000
+//   trunc     the ICMP header cut to 1, 4 and 7 bytes
+//   ihl       IPv4 only: header length 60 with a correct-looking reply
+//             hidden at offset 20 and a wrong-identifier reply at 60; header
+//             length 60 with 4 bytes of ICMP; header lengths 16 and 60 in
+//             packets too short for them (the receiving kernel drops those)
+//   badsum    a correct reply with a wrong ICMP checksum
+// One line per request on stdout: "v4|v6 id 0xID seq N sent K".
+// Linux only (packet sockets); elsewhere it builds to a stub that says so.
+//
+
+#if defined(__linux__)
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define M_ECHO          0x01
+#define M_WRONGSRC      0x02
+#define M_WRONGID       0x04
+#define M_DUP           0x08
+#define M_FUTURE        0x10
+#define M_TRUNC         0x20
+#define M_IHL           0x40
+#define M_BADSUM        0x80
+
+static int              sock;
+static int              ifindex;
+static unsigned         modes;
+static uint8_t          src4[4];
+static uint8_t          src6[16];
+static int              have_src4;
+static int              have_src6;
+static unsigned         sent;
+
+static uint32_t
+sum_add(
+    uint32_t            sum,
+    const uint8_t *     p,
+    size_t              len)
+{
+    while (len > 1)
+    {
+        sum += (uint32_t) p[0] << 8 | p[1];
+        p += 2;
+        len -= 2;
+    }
+    if (len)
+    {
+        sum += (uint32_t) p[0] << 8;
+    }
+    return sum;
+}
+
+static uint16_t
+sum_fold(
+    uint32_t            sum)
+{
+    while (sum >> 16)
+    {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    return (uint16_t) ~sum;
+}
+
+static void
+put16(
+    uint8_t *           p,
+    unsigned            v)
+{
+    p[0] = (uint8_t) (v >> 8);
+    p[1] = (uint8_t) v;
+}
+
+static void
+emit(
+    const uint8_t *     mac,
+    int                 v6,
+    const uint8_t *     pkt,
+    size_t              len)
+{
+    struct sockaddr_ll  ll;
+
+    memset(&ll, 0, sizeof(ll));
+    ll.sll_family = AF_PACKET;
+    ll.sll_protocol = htons(v6 ? ETH_P_IPV6 : ETH_P_IP);
+    ll.sll_ifindex = ifindex;
+    ll.sll_halen = 6;
+    memcpy(ll.sll_addr, mac, 6);
+    if (sendto(sock, pkt, len, 0, (struct sockaddr *) &ll, sizeof(ll)) < 0)
+    {
+        fprintf(stderr, "forge: sendto: %s\n", strerror(errno));
+        return;
+    }
+    sent++;
+}
+
+// An ICMP(v6) echo reply at icmp: type, identifier, sequence, payload
+static void
+icmp_fill(
+    uint8_t *           icmp,
+    int                 v6,
+    unsigned            ident,
+    unsigned            seq,
+    const uint8_t *     data,
+    size_t              data_len)
+{
+    icmp[0] = v6 ? 129 : 0;
+    icmp[1] = 0;
+    icmp[2] = 0;
+    icmp[3] = 0;
+    put16(icmp + 4, ident);
+    put16(icmp + 6, seq);
+    memcpy(icmp + 8, data, data_len);
+}
+
+// IPv4: header of hlen bytes (options zero), ICMP of icmp_len bytes built
+// from a full reply, total length field tot (0: the real length)
+static void
+send4(
+    const uint8_t *     mac,
+    const uint8_t *     src,
+    const uint8_t *     dst,
+    unsigned            ident,
+    unsigned            seq,
+    const uint8_t *     data,
+    size_t              data_len,
+    size_t              icmp_len,
+    unsigned            ihl_field,
+    size_t              hlen,
+    unsigned            tot,
+    int                 bad_sum)
+{
+    uint8_t             pkt[1600];
+    uint8_t *           icmp = pkt + hlen;
+    uint16_t            sum;
+
+    if (hlen + 8 + data_len > sizeof(pkt))
+    {
+        return;
+    }
+    memset(pkt, 0, sizeof(pkt));
+    pkt[0] = (uint8_t) (0x40 | ihl_field);
+    put16(pkt + 2, tot ? tot : (unsigned) (hlen + icmp_len));
+    put16(pkt + 4, (unsigned) random() & 0xffff);
+    pkt[8] = 64;
+    pkt[9] = 1;
+    memcpy(pkt + 12, src, 4);
+    memcpy(pkt + 16, dst, 4);
+    icmp_fill(icmp, 0, ident, seq, data, data_len);
+    sum = sum_fold(sum_add(0, icmp, icmp_len));
+    if (bad_sum)
+    {
+        sum ^= 0x5a5a;
+    }
+    put16(icmp + 2, sum);
+    put16(pkt + 10, sum_fold(sum_add(0, pkt, hlen < 60 ? hlen : 60)));
+    emit(mac, 0, pkt, hlen + icmp_len);
+}
+
+static void
+send6(
+    const uint8_t *     mac,
+    const uint8_t *     src,
+    const uint8_t *     dst,
+    unsigned            ident,
+    unsigned            seq,
+    const uint8_t *     data,
+    size_t              data_len,
+    size_t              icmp_len,
+    int                 bad_sum)
+{
+    uint8_t             pkt[1600];
+    uint8_t *           icmp = pkt + 40;
+    uint8_t             pseudo[8] = { 0, 0, 0, 0, 0, 0, 0, 58 };
+    uint32_t            sum;
+
+    if (40 + 8 + data_len > sizeof(pkt))
+    {
+        return;
+    }
+    memset(pkt, 0, sizeof(pkt));
+    pkt[0] = 0x60;
+    put16(pkt + 4, (unsigned) icmp_len);
+    pkt[6] = 58;
+    pkt[7] = 64;
+    memcpy(pkt + 8, src, 16);
+    memcpy(pkt + 24, dst, 16);
+    icmp_fill(icmp, 1, ident, seq, data, data_len);
+    pseudo[2] = (uint8_t) (icmp_len >> 8);
+    pseudo[3] = (uint8_t) icmp_len;
+    sum = sum_add(0, src, 16);
+    sum = sum_add(sum, dst, 16);
+    sum = sum_add(sum, pseudo, 8);
+    sum = sum_add(sum, icmp, icmp_len);
+    put16(icmp + 2, (unsigned) sum_fold(sum) ^ (bad_sum ? 0x5a5au : 0));
+    emit(mac, 1, pkt, 40 + icmp_len);
+}
+
+static void
+answer4(
+    const uint8_t *     mac,
+    const uint8_t *     pkt,
+    size_t              len)
+{
+    size_t              hlen = (size_t) (pkt[0] & 0x0f) * 4;
+    const uint8_t *     icmp = pkt + hlen;
+    const uint8_t *     me = pkt + 16;          // the request's destination
+    const uint8_t *     them = pkt + 12;
+    const uint8_t *     data = icmp + 8;
+    size_t              data_len;
+    unsigned            ident;
+    unsigned            seq;
+    unsigned            before = sent;
+    int                 i;
+
+    if (hlen < 20 || len < hlen + 8 || pkt[9] != 1 || icmp[0] != 8)
+    {
+        return;
+    }
+    data_len = len - hlen - 8;
+    ident = (unsigned) icmp[4] << 8 | icmp[5];
+    seq = (unsigned) icmp[6] << 8 | icmp[7];
+
+    if (modes & M_ECHO)
+    {
+        send4(mac, me, them, ident, seq, data, data_len, 8 + data_len, 5, 20, 0, 0);
+    }
+    if ((modes & M_WRONGSRC) && have_src4)
+    {
+        send4(mac, src4, them, ident, seq, data, data_len, 8 + data_len, 5, 20, 0, 0);
+    }
+    if (modes & M_WRONGID)
+    {
+        send4(mac, me, them, ident ^ 0x0101u, seq, data, data_len, 8 + data_len, 5, 20, 0, 0);
+    }
+    for (i = 0; (modes & M_DUP) && i < 3; i++)
+    {
+        send4(mac, me, them, ident, seq, data, data_len, 8 + data_len, 5, 20, 0, 0);
+    }
+    if (modes & M_FUTURE)
+    {
+        send4(mac, me, them, ident, (seq + 1) & 0xffff, data, data_len, 8 + data_len, 5, 20, 0, 0);
+        send4(mac, me, them, ident, (seq + 2) & 0xffff, data, data_len, 8 + data_len, 5, 20, 0, 0);
+        send4(mac, me, them, ident, (seq + 1000) & 0xffff, data, data_len, 8 + data_len, 5, 20, 0, 0);
+    }
+    if (modes & M_TRUNC)
+    {
+        send4(mac, me, them, ident, seq, data, 0, 1, 5, 20, 0, 0);
+        send4(mac, me, them, ident, seq, data, 0, 4, 5, 20, 0, 0);
+        send4(mac, me, them, ident, seq, data, 0, 7, 5, 20, 0, 0);
+    }
+    if (modes & M_IHL)
+    {
+        uint8_t         hidden[68];
+
+        // Header length 60: a reply that would count, hidden in the option
+        // space at offset 20 (its type byte 0 ends the options), and at
+        // offset 60 one with the wrong identifier
+        memset(hidden, 0, sizeof(hidden));
+        hidden[0] = 0x4f;
+        put16(hidden + 2, sizeof(hidden));
+        put16(hidden + 4, (unsigned) random() & 0xffff);
+        hidden[8] = 64;
+        hidden[9] = 1;
+        memcpy(hidden + 12, me, 4);
+        memcpy(hidden + 16, them, 4);
+        icmp_fill(hidden + 20, 0, ident, seq, data, 0);
+        put16(hidden + 22, sum_fold(sum_add(0, hidden + 20, 8)));
+        icmp_fill(hidden + 60, 0, ident ^ 0x0101u, seq, data, 0);
+        put16(hidden + 62, sum_fold(sum_add(0, hidden + 60, 8)));
+        put16(hidden + 10, sum_fold(sum_add(0, hidden, 60)));
+        emit(mac, 0, hidden, sizeof(hidden));
+
+        // Header length 60 with 4 bytes of ICMP after it
+        send4(mac, me, them, ident, seq, data, 0, 4, 15, 60, 0, 0);
+        // Header length 16 (below the minimum) and 60 in a 40-byte packet
+        send4(mac, me, them, ident, seq, data, 0, 8, 4, 20, 0, 0);
+        send4(mac, me, them, ident, seq, data, 0, 20, 15, 20, 40, 0);
+    }
+    if (modes & M_BADSUM)
+    {
+        send4(mac, me, them, ident, seq, data, data_len, 8 + data_len, 5, 20, 0, 1);
+    }
+    printf("v4 id 0x%04x seq %u sent %u\n", ident, seq, sent - before);
+    fflush(stdout);
+}
+
+static void
+answer6(
+    const uint8_t *     mac,
+    const uint8_t *     pkt,
+    size_t              len)
+{
+    const uint8_t *     icmp = pkt + 40;
+    const uint8_t *     me = pkt + 24;
+    const uint8_t *     them = pkt + 8;
+    const uint8_t *     data = icmp + 8;
+    size_t              data_len;
+    unsigned            ident;
+    unsigned            seq;
+    unsigned            before = sent;
+    int                 i;
+
+    if (len < 48 || pkt[6] != 58 || icmp[0] != 128)
+    {
+        return;
+    }
+    data_len = len - 48;
+    ident = (unsigned) icmp[4] << 8 | icmp[5];
+    seq = (unsigned) icmp[6] << 8 | icmp[7];
+
+    if (modes & M_ECHO)
+    {
+        send6(mac, me, them, ident, seq, data, data_len, 8 + data_len, 0);
+    }
+    if ((modes & M_WRONGSRC) && have_src6)
+    {
+        send6(mac, src6, them, ident, seq, data, data_len, 8 + data_len, 0);
+    }
+    if (modes & M_WRONGID)
+    {
+        send6(mac, me, them, ident ^ 0x0101u, seq, data, data_len, 8 + data_len, 0);
+    }
+    for (i = 0; (modes & M_DUP) && i < 3; i++)
+    {
+        send6(mac, me, them, ident, seq, data, data_len, 8 + data_len, 0);
+    }
+    if (modes & M_FUTURE)
+    {
+        send6(mac, me, them, ident, (seq + 1) & 0xffff, data, data_len, 8 + data_len, 0);
+        send6(mac, me, them, ident, (seq + 2) & 0xffff, data, data_len, 8 + data_len, 0);
+        send6(mac, me, them, ident, (seq + 1000) & 0xffff, data, data_len, 8 + data_len, 0);
+    }
+    if (modes & M_TRUNC)
+    {
+        send6(mac, me, them, ident, seq, data, 0, 1, 0);
+        send6(mac, me, them, ident, seq, data, 0, 4, 0);
+        send6(mac, me, them, ident, seq, data, 0, 7, 0);
+    }
+    if (modes & M_BADSUM)
+    {
+        send6(mac, me, them, ident, seq, data, data_len, 8 + data_len, 1);
+    }
+    printf("v6 id 0x%04x seq %u sent %u\n", ident, seq, sent - before);
+    fflush(stdout);
+}
+
+static unsigned
+modes_parse(
+    char *              text)
+{
+    static const struct { const char * name; unsigned bit; } names[] =
+    {
+        { "echo", M_ECHO }, { "wrongsrc", M_WRONGSRC }, { "wrongid", M_WRONGID }, { "dup", M_DUP },
+        { "future", M_FUTURE }, { "trunc", M_TRUNC }, { "ihl", M_IHL }, { "badsum", M_BADSUM },
+    };
+    unsigned            bits = 0;
+    char *              word;
+
+    for (word = strtok(text, ","); word; word = strtok(NULL, ","))
+    {
+        size_t          i;
+
+        for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        {
+            if (strcmp(word, names[i].name) == 0)
+            {
+                bits |= names[i].bit;
+                break;
+            }
+        }
+        if (i == sizeof(names) / sizeof(names[0]))
+        {
+            fprintf(stderr, "forge: unknown mode %s\n", word);
+            exit(2);
+        }
+    }
+    return bits;
+}
+
+int
+main(
+    int                 argc,
+    char *              argv[])
+{
+    struct sockaddr_ll  ll;
+    const char *        ifname = NULL;
+    int                 opt;
+
+    while ((opt = getopt(argc, argv, "i:m:S:s:")) != -1)
+    {
+        switch (opt)
+        {
+        case 'i':
+            ifname = optarg;
+            break;
+        case 'm':
+            modes = modes_parse(optarg);
+            break;
+        case 'S':
+            have_src4 = inet_pton(AF_INET, optarg, src4) == 1;
+            break;
+        case 's':
+            have_src6 = inet_pton(AF_INET6, optarg, src6) == 1;
+            break;
+        default:
+            fprintf(stderr, "usage: forge -i ifname -m mode[,mode...] [-S src4] [-s src6]\n");
+            return 2;
+        }
+    }
+    if (ifname == NULL || modes == 0 || (ifindex = (int) if_nametoindex(ifname)) == 0)
+    {
+        fprintf(stderr, "usage: forge -i ifname -m mode[,mode...] [-S src4] [-s src6]\n");
+        return 2;
+    }
+
+    sock = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
+    if (sock < 0)
+    {
+        perror("forge: packet socket");
+        return 1;
+    }
+    memset(&ll, 0, sizeof(ll));
+    ll.sll_family = AF_PACKET;
+    ll.sll_protocol = htons(ETH_P_ALL);
+    ll.sll_ifindex = ifindex;
+    if (bind(sock, (struct sockaddr *) &ll, sizeof(ll)) < 0)
+    {
+        perror("forge: bind");
+        return 1;
+    }
+    printf("ready\n");
+    fflush(stdout);
+
+    for (;;)
+    {
+        uint8_t         buf[2048];
+        struct sockaddr_ll from;
+        socklen_t       fromlen = sizeof(from);
+        ssize_t         len;
+
+        len = recvfrom(sock, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fromlen);
+        if (len < 0)
+        {
+            if (errno == EINTR)
+            {
+                continue;
+            }
+            perror("forge: recvfrom");
+            return 1;
+        }
+        if (from.sll_pkttype != PACKET_HOST || from.sll_halen != 6)
+        {
+            continue;
+        }
+        if (ntohs(from.sll_protocol) == ETH_P_IP && len >= 20 && (buf[0] >> 4) == 4)
+        {
+            answer4(from.sll_addr, buf, (size_t) len);
+        }
+        else if (ntohs(from.sll_protocol) == ETH_P_IPV6 && len >= 40 && (buf[0] >> 4) == 6)
+        {
+            answer6(from.sll_addr, buf, (size_t) len);
+        }
+    }
+}
+
+#else
+
+#include <stdio.h>
+
+int
+main(void)
+{
+    fprintf(stderr, "forge: needs Linux packet sockets\n");
+    return 2;
+}
+
+#endif
