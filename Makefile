@@ -10,7 +10,10 @@
 #                   the same suite under ASan+UBSan / ThreadSanitizer (clang)
 #   make fuzz       libFuzzer targets for the decoders and parsers, each for
 #                   FUZZ_SECONDS (default 30) after replaying the corpus
-#   make bench      heal-time and overhead benchmarks; prints figures (root)
+#   make bench      benchmark suite (tests/bench/all.sh): overhead, scale,
+#                   accuracy, status socket, heal times, instruction counts;
+#                   one table (root, about 5 minutes; BENCH_QUICK=1 sh
+#                   tests/bench/all.sh takes 1 minute)
 #   make demo       self-contained demonstration in network namespaces (root)
 #   make install    install bin/dpinger and the man page
 
@@ -81,7 +84,7 @@ fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
 
 bench: tests
-	sh tests/bench/heal.sh
+	sh tests/bench/all.sh
 
 demo: dpinger tests/tools/sockquery
 	sh tests/demo.sh

@@ -307,6 +307,17 @@ now_ms(void)
     return now_us() / 1000u;
 }
 
+// Time from `then` to `now`, 0 when `then` is later: another thread may
+// store a time after this one read its clock, and unsigned wrap-around
+// would turn "just now" into "ages ago"
+static uint64_t
+elapsed_since(
+    uint64_t            now,
+    uint64_t            then)
+{
+    return now > then ? now - then : 0;
+}
+
 
 //
 // Value parsers.  All take the option text and return 0 with the value in
@@ -1434,6 +1445,118 @@ errno_is_stale(
 
 
 //
+// Kernel receive timestamps, so a receive thread scheduled late does not
+// add its own delay to the latency.  FreeBSD stamps in CLOCK_MONOTONIC
+// (SO_TS_CLOCK); Linux only in CLOCK_REALTIME, converted when read.
+//
+static void
+rx_stamps_enable(
+    int                 fd)
+{
+    int                 on = 1;
+#if defined(SO_TS_CLOCK) && defined(SO_TS_MONOTONIC)
+    int                 clock = SO_TS_MONOTONIC;
+
+    (void) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof(on));
+    (void) setsockopt(fd, SOL_SOCKET, SO_TS_CLOCK, &clock, sizeof(clock));
+#elif defined(SO_TIMESTAMPNS)
+    (void) setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
+#else
+    (void) fd;
+    (void) on;
+#endif
+}
+
+#if !(defined(SO_TS_CLOCK) && defined(SCM_MONOTONIC)) && defined(SCM_TIMESTAMPNS)
+// CLOCK_REALTIME - CLOCK_MONOTONIC in microseconds, from a realtime read
+// between two monotonic reads that were not preempted; -1 if none was
+static int
+clock_offset_us(
+    int64_t *           out)
+{
+    int                 i;
+
+    for (i = 0; i < 3; i++)
+    {
+        struct timespec real;
+        uint64_t        before = now_us();
+        uint64_t        after;
+
+        clock_gettime(CLOCK_REALTIME, &real);
+        after = now_us();
+        if (after - before <= 20)
+        {
+            *out = ((int64_t) real.tv_sec * 1000000 + real.tv_nsec / 1000) - (int64_t) ((before + after) / 2);
+            return 0;
+        }
+    }
+    return -1;
+}
+#endif
+
+// Monotonic receive time of a datagram in microseconds: the kernel's stamp
+// when there is a plausible one (not in the future, under a slice old),
+// else now.  Linux stamps in CLOCK_REALTIME: converted with the offset of
+// the two clocks measured now, unless that moved by more than a
+// millisecond since the last datagram (a clock step: this one takes now).
+// *offset carries the offset between calls.
+static uint64_t
+rx_stamp_us(
+    struct msghdr *     msg,
+    uint64_t            now,
+    int64_t *           offset)
+{
+    struct cmsghdr *    cm;
+
+    for (cm = CMSG_FIRSTHDR(msg); cm; cm = CMSG_NXTHDR(msg, cm))
+    {
+        struct timespec ts;
+        uint64_t        stamp;
+
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_len < CMSG_LEN(sizeof(ts)))
+        {
+            continue;
+        }
+#if defined(SO_TS_CLOCK) && defined(SCM_MONOTONIC)
+        if (cm->cmsg_type != SCM_MONOTONIC)
+        {
+            continue;
+        }
+        memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+        stamp = (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+        (void) offset;
+#elif defined(SCM_TIMESTAMPNS)
+        {
+            int64_t     was = *offset;
+            int64_t     off;
+
+            if (cm->cmsg_type != SCM_TIMESTAMPNS)
+            {
+                continue;
+            }
+            if (clock_offset_us(&off) < 0)
+            {
+                return now;
+            }
+            *offset = off;
+            if (was == 0 || off - was > 1000 || was - off > 1000)
+            {
+                return now;
+            }
+            memcpy(&ts, CMSG_DATA(cm), sizeof(ts));
+            stamp = (uint64_t) ((int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000 - off);
+        }
+#else
+        (void) offset;
+        break;
+#endif
+        return stamp <= now && now - stamp < (uint64_t) SLICE_MS * 1000u ? stamp : now;
+    }
+    return now;
+}
+
+
+//
 // ICMP sockets: open, bind, rebuild
 //
 
@@ -1481,6 +1604,11 @@ icmp_socket_open(
         (void) setsockopt(fd, SOL_RAW, ICMP_FILTER, &filter, sizeof(filter));
     }
 #endif
+
+    if (receive)
+    {
+        rx_stamps_enable(fd);
+    }
 
     if (bind_len)
     {
@@ -1644,7 +1772,7 @@ send_error_note(
     if (ms - run->logged >= SUMMARY_MS)
     {
         // A rebuild line in the last minute already tells the story
-        if (ms - atomic_load(&probe.last_rebuild_log) >= SUMMARY_MS)
+        if (elapsed_since(ms, atomic_load(&probe.last_rebuild_log)) >= SUMMARY_MS)
         {
             logmsg(LOG_WARNING, "%s%s: sendto error: %d (%s), %lu more in the last %lus",
                    cfg.prefix, cfg.dest_str, err, strerror(err), run->since,
@@ -1804,6 +1932,7 @@ recv_thread(
     uint64_t            dup_logged = 0;
     unsigned long       dup_count = 0;
     uint64_t            err_logged = 0;
+    int64_t             clock_offset = 0;
 
     (void) arg;
     thread_name("recv");
@@ -1841,10 +1970,23 @@ recv_thread(
         for (i = 0; i < 256; i++)
         {
             struct sockaddr_storage from;
-            socklen_t   fromlen = sizeof(from);
+            struct iovec iov = { buf, PACKET_MAX };
+            union
+            {
+                char    space[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(64)];
+                struct cmsghdr align;
+            }           ctl;
+            struct msghdr msg;
             ssize_t     len;
 
-            len = recvfrom(probe.recv_fd, buf, PACKET_MAX, 0, (struct sockaddr *) &from, &fromlen);
+            memset(&msg, 0, sizeof(msg));
+            msg.msg_name = &from;
+            msg.msg_namelen = sizeof(from);
+            msg.msg_iov = &iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = ctl.space;
+            msg.msg_controllen = sizeof(ctl.space);
+            len = recvmsg(probe.recv_fd, &msg, 0);
             if (len < 0)
             {
                 uint64_t ms = now_ms();
@@ -1857,7 +1999,8 @@ recv_thread(
                 }
                 break;
             }
-            recv_process(buf, (size_t) len, &from, fromlen, now_us(), &dup_logged, &dup_count);
+            recv_process(buf, (size_t) len, &from, msg.msg_namelen,
+                         rx_stamp_us(&msg, now_us(), &clock_offset), &dup_logged, &dup_count);
         }
     }
     return NULL;
@@ -3259,7 +3402,7 @@ rebuild_attempt(
         sv->failing = 0;
         sv->storm++;
         sv->last_rebuild = now;
-        if (now - atomic_load(&probe.last_reply) >= cfg.loss_interval)
+        if (elapsed_since(now, atomic_load(&probe.last_reply)) >= cfg.loss_interval)
         {
             sv->was_failing = 1;
         }
@@ -3402,7 +3545,7 @@ blackhole_probe_read(
         }
         snprintf(reason, sizeof(reason), "fresh-socket probe answered, id 0x%04x silent for %lus",
                  (unsigned) (atomic_load(&probe.idents) >> 16),
-                 (unsigned long) ((now - atomic_load(&probe.last_reply)) / 1000u));
+                 (unsigned long) (elapsed_since(now, atomic_load(&probe.last_reply)) / 1000u));
         blackhole_probe_close(sv, now);
         rebuild_request(sv, reason, RB_GUARDED | RB_TROUBLE, now);
     }
@@ -3419,7 +3562,7 @@ blackhole_probe_timeout(
         uint64_t        last = atomic_load(&probe.last_reply);
 
         logmsg(LOG_WARNING, "%s%s: no reply for %lus and a fresh-socket probe is unanswered too: real outage, not rebuilding",
-               cfg.prefix, cfg.dest_str, (unsigned long) ((now - last) / 1000u));
+               cfg.prefix, cfg.dest_str, (unsigned long) (elapsed_since(now, last) / 1000u));
         sv->bh_reported = 1;
         if (sv->trouble_since == 0)
         {
@@ -3449,12 +3592,12 @@ blackhole_check(
     {
         quiet = sv->bh_last;
     }
-    if (now - quiet < blackhole_window_ms())
+    if (elapsed_since(now, quiet) < blackhole_window_ms())
     {
         return;
     }
     if (atomic_load(&probe.stale_errors) || send_ok == 0 ||
-        now - send_ok > 2 * (uint64_t) cfg.send_interval + SLICE_MS)
+        elapsed_since(now, send_ok) > 2 * (uint64_t) cfg.send_interval + SLICE_MS)
     {
         return;
     }
@@ -3645,7 +3788,7 @@ route_settle(
     if (sv->watch.ifname[0] == '\0' && sv->watch.family == 0)
     {
         // Nothing bound: only worth it while monitoring is failing
-        if (resync || now - atomic_load(&probe.last_reply) > cfg.loss_interval)
+        if (resync || elapsed_since(now, atomic_load(&probe.last_reply)) > cfg.loss_interval)
         {
             if (sv->event_reason[0])
             {

@@ -456,6 +456,85 @@ ATF_TC_BODY(echo_packets, tc)
     ATF_CHECK_EQ(echo_reply_parse(AF_INET6, in, 8, &r), -1);
 }
 
+// A message carrying one kernel timestamp, as recvmsg fills it on Linux
+static void
+stamp_msg(
+    struct msghdr *     msg,
+    void *              space,
+    size_t              spacelen,
+    const struct timespec * ts)
+{
+    struct cmsghdr *    cm;
+
+    memset(msg, 0, sizeof(*msg));
+    memset(space, 0, spacelen);
+    msg->msg_control = space;
+    msg->msg_controllen = spacelen;
+    cm = CMSG_FIRSTHDR(msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_TIMESTAMPNS;
+    cm->cmsg_len = CMSG_LEN(sizeof(*ts));
+    memcpy(CMSG_DATA(cm), ts, sizeof(*ts));
+    msg->msg_controllen = CMSG_SPACE(sizeof(*ts));
+}
+
+ATF_TC(receive_timestamps);
+ATF_TC_HEAD(receive_timestamps, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "A kernel receive timestamp is used when plausible (converted from CLOCK_REALTIME on Linux); otherwise the time of reading");
+}
+ATF_TC_BODY(receive_timestamps, tc)
+{
+    union
+    {
+        char            space[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr  align;
+    }                   ctl;
+    struct msghdr       msg;
+    struct timespec     real;
+    int64_t             offset = 0;
+    uint64_t            now;
+    uint64_t            got;
+
+#if !defined(SCM_TIMESTAMPNS)
+    atf_tc_skip("no SCM_TIMESTAMPNS here");
+#endif
+    // No timestamp: the time of reading
+    memset(&msg, 0, sizeof(msg));
+    now = now_us();
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+
+    // A stamp 5ms old: the first one only learns the clock offset
+    clock_gettime(CLOCK_REALTIME, &real);
+    now = now_us();
+    real.tv_nsec -= 5000000;
+    if (real.tv_nsec < 0)
+    {
+        real.tv_nsec += 1000000000;
+        real.tv_sec--;
+    }
+    stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+    ATF_CHECK(offset != 0);
+    got = rx_stamp_us(&msg, now, &offset);
+    ATF_CHECK_MSG(got < now && now - got > 4000 && now - got < 6000, "stamp %llu us before now",
+                  (unsigned long long) (now - got));
+
+    // In the future, or more than a slice old: not plausible
+    real.tv_sec += 2;
+    stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+    real.tv_sec -= 4;
+    stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+
+    // A clock step (the offset moved by more than a millisecond): now
+    offset += 5000;
+    real.tv_sec += 2;
+    stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+}
+
 ATF_TC(reply_source);
 ATF_TC_HEAD(reply_source, tc)
 {
@@ -1116,6 +1195,7 @@ ATF_TP_ADD_TCS(tp)
     ATF_TP_ADD_TC(tp, slot_marking);
     ATF_TP_ADD_TC(tp, echo_packets);
     ATF_TP_ADD_TC(tp, reply_source);
+    ATF_TP_ADD_TC(tp, receive_timestamps);
     ATF_TP_ADD_TC(tp, identifiers);
     ATF_TP_ADD_TC(tp, errno_classes);
     ATF_TP_ADD_TC(tp, backoff_policies);
