@@ -230,6 +230,46 @@ real_outage_left_alone_cleanup()
 	netns_cleanup
 }
 
+atf_test_case route_missing_storm_guard cleanup
+route_missing_storm_guard_head()
+{
+	atf_set descr "The route to the monitor is gone for 60s (every send fails, rebuilding cannot help): rebuilds back off 2, 4, 8... seconds apart, the log stays short, CPU near idle; the monitor heals when the route returns"
+	atf_set require.user root
+	atf_set timeout 150
+}
+route_missing_storm_guard_body()
+{
+	netns_init
+	netns_pair || atf_fail "cannot build the test network"
+	start_dp -N -r 0 -s 500 -l 2000 -t 10s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
+	wait_for 10 status_lossless s.sock || atf_fail "never healthy"
+	before=$(wc -l < err)
+	cpu0=$(awk '{ print $14 + $15 }' "/proc/$DP_PID/stat")
+	ip -n "$NS_MON" route del 10.0.0.0/24 dev mon0 || atf_fail "cannot remove the route"
+	end=$(($(date +%s) + 60))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		status_query s.sock >/dev/null || atf_fail "a status query went unanswered"
+		sleep 1
+	done
+	cpu1=$(awk '{ print $14 + $15 }' "/proc/$DP_PID/stat")
+	rebuilds=$(grep -c 'rebuilt ICMP sockets' err)
+	lines=$(($(wc -l < err) - before))
+	echo "60s without a route: $rebuilds rebuilds, $lines log lines, $((cpu1 - cpu0)) CPU ticks"
+	# 2, 4, 8, 16, 32 seconds apart: at most 6 in a minute (the first at once)
+	[ "$rebuilds" -ge 2 ] && [ "$rebuilds" -le 6 ] || atf_fail "$rebuilds rebuilds in 60s: $(cat err)"
+	[ "$lines" -le 10 ] || atf_fail "$lines log lines in 60s: $(cat err)"
+	[ $((cpu1 - cpu0)) -le 100 ] || atf_fail "$((cpu1 - cpu0)) CPU ticks in 60s"
+	atf_check -s exit:0 -o inline:"1\n" grep -c 'sendto error' err
+
+	ip -n "$NS_MON" route add 10.0.0.0/24 dev mon0 src 10.0.0.1 || atf_fail "cannot restore the route"
+	wait_for 70 status_healthy s.sock || atf_fail "not healed after the route returned: $(cat err)"
+	same_pid
+}
+route_missing_storm_guard_cleanup()
+{
+	netns_cleanup
+}
+
 atf_test_case freebsd_stale_sockets_simulated cleanup
 freebsd_stale_sockets_simulated_head()
 {
@@ -396,6 +436,7 @@ atf_init_test_cases()
 	atf_add_test_case bound_address_readded
 	atf_add_test_case stale_identifier_black_hole
 	atf_add_test_case real_outage_left_alone
+	atf_add_test_case route_missing_storm_guard
 	atf_add_test_case freebsd_stale_sockets_simulated
 	atf_add_test_case send_errors_summarised
 	atf_add_test_case sighup_keeps_window
