@@ -2226,215 +2226,10 @@ alert_thread(
 }
 
 
-//
-// Watchdog: re-execute in place.  execve of our own binary with the
-// original arguments: the pid, the pid file and the socket path stay; the
-// new image sees REEXEC_ENV, does not fork, takes over the pid file that
-// names its own pid and recreates the status socket.  Re-executions are
-// spaced by reexec_gap_ms().  Callable from the main and status threads;
-// it allocates nothing.
-//
-
-// Minimum time before the next re-execution after `count` of them: twice
-// the stall limit, doubling each time, at most REEXEC_MAX_GAP_MS
-static uint64_t
-reexec_gap_ms(
-    uint64_t            limit,
-    unsigned            count)
-{
-    uint64_t            gap;
-
-    if (count == 0)
-    {
-        return 0;
-    }
-    gap = 2 * limit;
-    while (--count && gap < REEXEC_MAX_GAP_MS)
-    {
-        gap *= 2;
-    }
-    return gap < REEXEC_MAX_GAP_MS ? gap : REEXEC_MAX_GAP_MS;
-}
-
-// Parse the carried state "v1:count:last:generation:seq:window_fd"; 0 when valid
-static int
-reexec_state_parse(
-    const char *        text,
-    struct reexec_state * out)
-{
-    unsigned long long  last;
-    unsigned            count;
-    unsigned            generation;
-    unsigned            seq;
-    int                 fd;
-    int                 used = 0;
-
-    if (text == NULL ||
-        sscanf(text, "v1:%u:%llu:%u:%u:%d%n", &count, &last, &generation, &seq, &fd, &used) != 5 ||
-        text[used] != '\0')
-    {
-        return -1;
-    }
-    out->count = count;
-    out->last = last;
-    out->generation = generation;
-    out->seq = seq;
-    out->window_fd = fd;
-    return 0;
-}
-
-// Hand the statistics window to the next image: an anonymous shared-memory
-// file without close-on-exec.  Returns its descriptor, or -1 (the next
-// image then starts with an empty window).  Allocates nothing.
-static int
-window_export(void)
-{
-    size_t              size = (size_t) window.count * sizeof(struct slot);
-    const char *        p = (const char *) window.slots;
-    int                 fd;
-
-#if defined(__linux__)
-    fd = memfd_create("dpinger-window", 0);
-#elif defined(__FreeBSD__)
-    fd = shm_open(SHM_ANON, O_RDWR, 0600);
-#else
-    fd = -1;
-#endif
-    if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0)
-    {
-        if (fd >= 0)
-        {
-            close(fd);
-        }
-        return -1;
-    }
-    while (size)
-    {
-        ssize_t         n = write(fd, p, size);
-
-        if (n <= 0)
-        {
-            close(fd);
-            return -1;
-        }
-        p += n;
-        size -= (size_t) n;
-    }
-    return fd;
-}
-
-// Take over the window a previous image handed over, if it fits
-static void
-window_import(
-    int                 fd)
-{
-    size_t              size = (size_t) window.count * sizeof(struct slot);
-    struct stat         st;
-
-    if (fd < 0)
-    {
-        return;
-    }
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t) st.st_size == size &&
-        pread(fd, window.slots, size, 0) != (ssize_t) size)
-    {
-        // A short read: better an empty window than a torn one
-        memset(window.slots, 0, size);
-    }
-    close(fd);
-}
-
-static void cleanup_files(void);
-
-static void
-reexec_in_place(
-    const char *        thread,
-    uint64_t            stalled_ms)
-{
-    uint64_t            now = now_ms();
-    unsigned            count = reexec.count;
-
-    if (atomic_exchange(&reexec_busy, 1))
-    {
-        return;
-    }
-    if (count && now - reexec.last > REEXEC_FORGET_MS)
-    {
-        count = 0;
-    }
-    if (count && now - reexec.last < reexec_gap_ms(cfg.watchdog_limit, count))
-    {
-        if (!atomic_exchange(&reexec_deferred_logged, 1))
-        {
-            logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, restart in place deferred for %lus (rate limit)",
-                   cfg.prefix, cfg.dest_str, thread, (unsigned long) (stalled_ms / 1000u),
-                   (unsigned long) ((reexec.last + reexec_gap_ms(cfg.watchdog_limit, count) - now + 999) / 1000u));
-        }
-        atomic_store(&reexec_busy, 0);
-        return;
-    }
-
-    logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, restarting in place",
-           cfg.prefix, cfg.dest_str, thread, (unsigned long) (stalled_ms / 1000u));
-    snprintf(reexec_env, sizeof(reexec_env), REEXEC_ENV "=v1:%u:%llu:%u:%u:%d",
-             count + 1, (unsigned long long) now, (unsigned) atomic_load(&probe.generation),
-             (unsigned) atomic_load(&probe.next_seq), window_export());
-    execve(self_path, saved_argv, reexec_envp);
-
-    logmsg(LOG_ERR, "%s%s: watchdog: exec %s: %s", cfg.prefix, cfg.dest_str, self_path, strerror(errno));
-    cleanup_files();
-    _exit(1);
-}
-
-// Age of a thread's heartbeat, or 0 when it is not judged (not running,
-// outside our control)
-static uint64_t
-heartbeat_age(
-    int                 slot,
-    uint64_t            now)
-{
-    uint64_t            last;
-
-    if (!atomic_load(&beats[slot].running) || atomic_load(&beats[slot].outside))
-    {
-        return 0;
-    }
-    last = atomic_load_explicit(&beats[slot].beat, memory_order_relaxed);
-    return now > last ? now - last : 0;
-}
-
-
-// When the next heartbeat of the given threads would pass the stall limit
-// (so the watchdog looks exactly then); UINT64_MAX when none will
-static uint64_t
-watchdog_next_due(
-    int                 first,
-    int                 last,
-    uint64_t            now)
-{
-    uint64_t            due = UINT64_MAX;
-    int                 t;
-
-    if (cfg.watchdog_limit == 0)
-    {
-        return due;
-    }
-    for (t = first; t <= last; t++)
-    {
-        uint64_t        at;
-
-        if (!atomic_load(&beats[t].running) || atomic_load(&beats[t].outside))
-        {
-            continue;
-        }
-        at = atomic_load_explicit(&beats[t].beat, memory_order_relaxed) + cfg.watchdog_limit + 1;
-        if (at > now && at < due)
-        {
-            due = at;
-        }
-    }
-    return due;
-}
+// The watchdog's side of the status thread, defined with the watchdog
+static void reexec_in_place(const char * thread, uint64_t stalled_ms);
+static uint64_t heartbeat_age(int slot, uint64_t now);
+static uint64_t watchdog_next_due(int first, int last, uint64_t now);
 
 
 //
@@ -3890,6 +3685,217 @@ route_read(
             route_event_handle(sv, &events[k], now);
         }
     }
+}
+
+
+//
+// Watchdog: re-execute in place.  execve of our own binary with the
+// original arguments: the pid, the pid file and the socket path stay; the
+// new image sees REEXEC_ENV, does not fork, takes over the pid file that
+// names its own pid and recreates the status socket.  Re-executions are
+// spaced by reexec_gap_ms().  Callable from the main and status threads;
+// it allocates nothing.
+//
+
+// Minimum time before the next re-execution after `count` of them: twice
+// the stall limit, doubling each time, at most REEXEC_MAX_GAP_MS
+static uint64_t
+reexec_gap_ms(
+    uint64_t            limit,
+    unsigned            count)
+{
+    uint64_t            gap;
+
+    if (count == 0)
+    {
+        return 0;
+    }
+    gap = 2 * limit;
+    while (--count && gap < REEXEC_MAX_GAP_MS)
+    {
+        gap *= 2;
+    }
+    return gap < REEXEC_MAX_GAP_MS ? gap : REEXEC_MAX_GAP_MS;
+}
+
+// Parse the carried state "v1:count:last:generation:seq:window_fd"; 0 when valid
+static int
+reexec_state_parse(
+    const char *        text,
+    struct reexec_state * out)
+{
+    unsigned long long  last;
+    unsigned            count;
+    unsigned            generation;
+    unsigned            seq;
+    int                 fd;
+    int                 used = 0;
+
+    if (text == NULL ||
+        sscanf(text, "v1:%u:%llu:%u:%u:%d%n", &count, &last, &generation, &seq, &fd, &used) != 5 ||
+        text[used] != '\0')
+    {
+        return -1;
+    }
+    out->count = count;
+    out->last = last;
+    out->generation = generation;
+    out->seq = seq;
+    out->window_fd = fd;
+    return 0;
+}
+
+// Hand the statistics window to the next image: an anonymous shared-memory
+// file without close-on-exec.  Returns its descriptor, or -1 (the next
+// image then starts with an empty window).  Allocates nothing.
+static int
+window_export(void)
+{
+    size_t              size = (size_t) window.count * sizeof(struct slot);
+    const char *        p = (const char *) window.slots;
+    int                 fd;
+
+#if defined(__linux__)
+    fd = memfd_create("dpinger-window", 0);
+#elif defined(__FreeBSD__)
+    fd = shm_open(SHM_ANON, O_RDWR, 0600);
+#else
+    fd = -1;
+#endif
+    if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0)
+    {
+        if (fd >= 0)
+        {
+            close(fd);
+        }
+        return -1;
+    }
+    while (size)
+    {
+        ssize_t         n = write(fd, p, size);
+
+        if (n <= 0)
+        {
+            close(fd);
+            return -1;
+        }
+        p += n;
+        size -= (size_t) n;
+    }
+    return fd;
+}
+
+// Take over the window a previous image handed over, if it fits
+static void
+window_import(
+    int                 fd)
+{
+    size_t              size = (size_t) window.count * sizeof(struct slot);
+    struct stat         st;
+
+    if (fd < 0)
+    {
+        return;
+    }
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t) st.st_size == size &&
+        pread(fd, window.slots, size, 0) != (ssize_t) size)
+    {
+        // A short read: better an empty window than a torn one
+        memset(window.slots, 0, size);
+    }
+    close(fd);
+}
+
+static void cleanup_files(void);
+
+static void
+reexec_in_place(
+    const char *        thread,
+    uint64_t            stalled_ms)
+{
+    uint64_t            now = now_ms();
+    unsigned            count = reexec.count;
+
+    if (atomic_exchange(&reexec_busy, 1))
+    {
+        return;
+    }
+    if (count && now - reexec.last > REEXEC_FORGET_MS)
+    {
+        count = 0;
+    }
+    if (count && now - reexec.last < reexec_gap_ms(cfg.watchdog_limit, count))
+    {
+        if (!atomic_exchange(&reexec_deferred_logged, 1))
+        {
+            logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, restart in place deferred for %lus (rate limit)",
+                   cfg.prefix, cfg.dest_str, thread, (unsigned long) (stalled_ms / 1000u),
+                   (unsigned long) ((reexec.last + reexec_gap_ms(cfg.watchdog_limit, count) - now + 999) / 1000u));
+        }
+        atomic_store(&reexec_busy, 0);
+        return;
+    }
+
+    logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, restarting in place",
+           cfg.prefix, cfg.dest_str, thread, (unsigned long) (stalled_ms / 1000u));
+    snprintf(reexec_env, sizeof(reexec_env), REEXEC_ENV "=v1:%u:%llu:%u:%u:%d",
+             count + 1, (unsigned long long) now, (unsigned) atomic_load(&probe.generation),
+             (unsigned) atomic_load(&probe.next_seq), window_export());
+    execve(self_path, saved_argv, reexec_envp);
+
+    logmsg(LOG_ERR, "%s%s: watchdog: exec %s: %s", cfg.prefix, cfg.dest_str, self_path, strerror(errno));
+    cleanup_files();
+    _exit(1);
+}
+
+// Age of a thread's heartbeat, or 0 when it is not judged (not running,
+// outside our control)
+static uint64_t
+heartbeat_age(
+    int                 slot,
+    uint64_t            now)
+{
+    uint64_t            last;
+
+    if (!atomic_load(&beats[slot].running) || atomic_load(&beats[slot].outside))
+    {
+        return 0;
+    }
+    last = atomic_load_explicit(&beats[slot].beat, memory_order_relaxed);
+    return now > last ? now - last : 0;
+}
+
+
+// When the next heartbeat of the given threads would pass the stall limit
+// (so the watchdog looks exactly then); UINT64_MAX when none will
+static uint64_t
+watchdog_next_due(
+    int                 first,
+    int                 last,
+    uint64_t            now)
+{
+    uint64_t            due = UINT64_MAX;
+    int                 t;
+
+    if (cfg.watchdog_limit == 0)
+    {
+        return due;
+    }
+    for (t = first; t <= last; t++)
+    {
+        uint64_t        at;
+
+        if (!atomic_load(&beats[t].running) || atomic_load(&beats[t].outside))
+        {
+            continue;
+        }
+        at = atomic_load_explicit(&beats[t].beat, memory_order_relaxed) + cfg.watchdog_limit + 1;
+        if (at > now && at < due)
+        {
+            due = at;
+        }
+    }
+    return due;
 }
 
 
