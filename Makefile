@@ -10,6 +10,9 @@
 #                   the same suite under ASan+UBSan / ThreadSanitizer (clang)
 #   make fuzz       libFuzzer targets for the decoders and parsers, each for
 #                   FUZZ_SECONDS (default 30) after replaying the corpus
+#   make soak       chaos soak: pfSense-shaped monitors under random faults,
+#                   invariants checked throughout (root); SOAK_SECONDS=N
+#                   (default 120), SOAK_SEED=n to replay a schedule
 #   make bench      benchmark suite (tests/bench/all.sh): overhead, scale,
 #                   accuracy, status socket, heal times, instruction counts;
 #                   one table (root, about 5 minutes; BENCH_QUICK=1 sh
@@ -79,9 +82,14 @@ check-tsan: tests
 	sh tests/sanitize.sh tsan
 
 FUZZ_SECONDS?=	30
+SOAK_SECONDS?=	120
+SOAK_SEED?=
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+
+soak: tests
+	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SEED=$(SOAK_SEED) sh tests/soak/soak.sh
 
 bench: tests
 	sh tests/bench/all.sh
@@ -98,4 +106,4 @@ clean:
 	rm -f dpinger $(TEST_PROGS)
 	rm -rf build
 
-.PHONY: all tests check check-asan check-tsan fuzz bench demo install clean
+.PHONY: all tests check check-asan check-tsan fuzz soak bench demo install clean

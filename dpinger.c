@@ -1161,6 +1161,7 @@ struct reexec_state
     uint32_t            generation;     // socket generation before it
     unsigned            seq;            // next sequence number to send
     int                 window_fd;      // the statistics window, or -1
+    int                 usocket_fd;     // the listening status socket, or -1
 };
 
 static struct reexec_state reexec;      // main, at start
@@ -3718,7 +3719,8 @@ reexec_gap_ms(
     return gap < REEXEC_MAX_GAP_MS ? gap : REEXEC_MAX_GAP_MS;
 }
 
-// Parse the carried state "v1:count:last:generation:seq:window_fd"; 0 when valid
+// Parse the carried state "v1:count:last:generation:seq:window_fd:usocket_fd";
+// 0 when valid
 static int
 reexec_state_parse(
     const char *        text,
@@ -3728,11 +3730,12 @@ reexec_state_parse(
     unsigned            count;
     unsigned            generation;
     unsigned            seq;
-    int                 fd;
+    int                 wfd;
+    int                 ufd;
     int                 used = 0;
 
     if (text == NULL ||
-        sscanf(text, "v1:%u:%llu:%u:%u:%d%n", &count, &last, &generation, &seq, &fd, &used) != 5 ||
+        sscanf(text, "v1:%u:%llu:%u:%u:%d:%d%n", &count, &last, &generation, &seq, &wfd, &ufd, &used) != 6 ||
         text[used] != '\0')
     {
         return -1;
@@ -3741,7 +3744,8 @@ reexec_state_parse(
     out->last = last;
     out->generation = generation;
     out->seq = seq;
-    out->window_fd = fd;
+    out->window_fd = wfd;
+    out->usocket_fd = ufd;
     return 0;
 }
 
@@ -3838,9 +3842,12 @@ reexec_in_place(
 
     logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, restarting in place",
            cfg.prefix, cfg.dest_str, thread, (unsigned long) (stalled_ms / 1000u));
-    snprintf(reexec_env, sizeof(reexec_env), REEXEC_ENV "=v1:%u:%llu:%u:%u:%d",
+    // The listening status socket goes across too: clients already queued
+    // get their line from the new image, and the path never disappears
+    snprintf(reexec_env, sizeof(reexec_env), REEXEC_ENV "=v1:%u:%llu:%u:%u:%d:%d",
              count + 1, (unsigned long long) now, (unsigned) atomic_load(&probe.generation),
-             (unsigned) atomic_load(&probe.next_seq), window_export());
+             (unsigned) atomic_load(&probe.next_seq), window_export(),
+             usocket_fd >= 0 && fcntl(usocket_fd, F_SETFD, 0) == 0 ? usocket_fd : -1);
     execve(self_path, saved_argv, reexec_envp);
 
     logmsg(LOG_ERR, "%s%s: watchdog: exec %s: %s", cfg.prefix, cfg.dest_str, self_path, strerror(errno));
@@ -4195,7 +4202,7 @@ pidfile_write(void)
 // kind of file), bind, make it world-connectable, listen
 //
 static void
-usocket_open(void)
+usocket_create(void)
 {
     struct sockaddr_un  sa;
     struct stat         st;
@@ -4225,6 +4232,45 @@ usocket_open(void)
     if (listen(usocket_fd, STATUS_BACKLOG) < 0)
     {
         fatal("listen %s: %s", cfg.usocket, strerror(errno));
+    }
+}
+
+// Adopt the listening socket a previous image of this process handed
+// over, if it really is the one bound to our path; 1 when adopted
+static int
+usocket_adopt(
+    int                 fd)
+{
+    struct sockaddr_un  sa;
+    socklen_t           len = sizeof(sa);
+    struct stat         st;
+
+    if (fd < 0)
+    {
+        return 0;
+    }
+    memset(&sa, 0, sizeof(sa));
+    if (fstat(fd, &st) < 0 || !S_ISSOCK(st.st_mode) ||
+        getsockname(fd, (struct sockaddr *) &sa, &len) < 0 || sa.sun_family != AF_UNIX ||
+        strncmp(sa.sun_path, cfg.usocket, sizeof(sa.sun_path)) != 0 ||
+        fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+    {
+        close(fd);
+        return 0;
+    }
+    usocket_fd = fd;
+    usocket_ours = 1;
+    return 1;
+}
+
+// Open the status socket: adopt the one a previous image handed over, or
+// create it; then the spare descriptor
+static void
+usocket_open(void)
+{
+    if (!reexecuted || !usocket_adopt(reexec.usocket_fd))
+    {
+        usocket_create();
     }
     // Without it the daemon could not answer at the descriptor limit
     usocket_spare = open("/dev/null", O_RDONLY | O_CLOEXEC);

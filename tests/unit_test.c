@@ -666,15 +666,16 @@ ATF_TC_BODY(reexec_state, tc)
 {
     struct reexec_state st;
 
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:123456789:7:4711:9", &st), 0);
-    ATF_CHECK(st.count == 2 && st.last == 123456789u && st.generation == 7 && st.seq == 4711 && st.window_fd == 9);
-    ATF_CHECK_EQ(reexec_state_parse("v1:1:5:0:0:-1", &st), 0);
-    ATF_CHECK_EQ(st.window_fd, -1);
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:123456789:7:4711:9:5", &st), 0);
+    ATF_CHECK(st.count == 2 && st.last == 123456789u && st.generation == 7 && st.seq == 4711);
+    ATF_CHECK(st.window_fd == 9 && st.usocket_fd == 5);
+    ATF_CHECK_EQ(reexec_state_parse("v1:1:5:0:0:-1:-1", &st), 0);
+    ATF_CHECK(st.window_fd == -1 && st.usocket_fd == -1);
     ATF_CHECK_EQ(reexec_state_parse(NULL, &st), -1);
     ATF_CHECK_EQ(reexec_state_parse("", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v2:2:1:7:0:3", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7:0:3x", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v2:2:1:7:0:3:4", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7:0:3:4x", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7:0:3", &st), -1);
 }
 
 ATF_TC(alarm_holds);

@@ -63,12 +63,18 @@ status_frozen_body()
 	fds0=$(fd_count "$DP_PID")
 	freeze status 60
 	t0=$(date +%s)
+	# A client queued while the thread is frozen gets its line from the new
+	# image: the listening socket survives the restart
+	"$(tool sockquery)" -t 15000 s.sock > queued.out 2> queued.err &
+	queued=$!
 	atf_check -s exit:0 -o save:first "$(tool sockquery)" -m healthy -t 10000 s.sock
 	[ $(($(date +%s) - t0)) -le 6 ] || atf_fail "took more than the stall limit plus a few seconds"
 	same_daemon
 	atf_check -s exit:0 -o match:'127.0.0.1: watchdog: status stalled for [0-9]+s, restarting in place' cat err
 	wait_for 5 file_has frz.status '^gone' || atf_fail "the frozen thread is still there"
 	[ "$(grep -c '^send_interval' err)" -eq 2 ] || atf_fail "not exactly one restart: $(cat err)"
+	wait "$queued" || atf_fail "the queued client got no line: $(cat queued.err)"
+	atf_check -s exit:0 -o match:'^[0-9]+ [0-9]+ [0-9]+$' cat queued.out
 	# The statistics window survived the restart: the loss is still there
 	awk '{ exit !($5 > 0 && $3 > 0) }' first || atf_fail "window reset by the restart: $(cat first)"
 	[ "$(fd_count "$DP_PID")" -eq "$fds0" ] || atf_fail "descriptors $fds0 -> $(fd_count "$DP_PID")"
