@@ -3749,14 +3749,25 @@ reexec_state_parse(
     return 0;
 }
 
+// The window as plain data, for handing it across an execve: the same
+// fields, read and written with atomic loads and stores
+struct slot_image
+{
+    uint32_t            tag;
+    uint32_t            latency_us;
+    uint64_t            sent_us;
+};
+
+#define SLOT_IMAGE_BATCH        64
+
 // Hand the statistics window to the next image: an anonymous shared-memory
 // file without close-on-exec.  Returns its descriptor, or -1 (the next
 // image then starts with an empty window).  Allocates nothing.
 static int
 window_export(void)
 {
-    size_t              size = (size_t) window.count * sizeof(struct slot);
-    const char *        p = (const char *) window.slots;
+    struct slot_image   batch[SLOT_IMAGE_BATCH];
+    unsigned            i;
     int                 fd;
 
 #if defined(__linux__)
@@ -3774,17 +3785,22 @@ window_export(void)
         }
         return -1;
     }
-    while (size)
+    for (i = 0; i < window.count; i += SLOT_IMAGE_BATCH)
     {
-        ssize_t         n = write(fd, p, size);
+        unsigned        n = window.count - i < SLOT_IMAGE_BATCH ? window.count - i : SLOT_IMAGE_BATCH;
+        unsigned        k;
 
-        if (n <= 0)
+        for (k = 0; k < n; k++)
+        {
+            batch[k].tag = atomic_load_explicit(&window.slots[i + k].tag, memory_order_acquire);
+            batch[k].latency_us = atomic_load_explicit(&window.slots[i + k].latency_us, memory_order_relaxed);
+            batch[k].sent_us = atomic_load_explicit(&window.slots[i + k].sent_us, memory_order_relaxed);
+        }
+        if (write(fd, batch, n * sizeof(batch[0])) != (ssize_t) (n * sizeof(batch[0])))
         {
             close(fd);
             return -1;
         }
-        p += n;
-        size -= (size_t) n;
     }
     return fd;
 }
@@ -3794,18 +3810,37 @@ static void
 window_import(
     int                 fd)
 {
-    size_t              size = (size_t) window.count * sizeof(struct slot);
+    struct slot_image   batch[SLOT_IMAGE_BATCH];
     struct stat         st;
+    unsigned            i;
 
     if (fd < 0)
     {
         return;
     }
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t) st.st_size == size &&
-        pread(fd, window.slots, size, 0) != (ssize_t) size)
+    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+        (size_t) st.st_size != (size_t) window.count * sizeof(batch[0]))
     {
-        // A short read: better an empty window than a torn one
-        memset(window.slots, 0, size);
+        close(fd);
+        return;
+    }
+    for (i = 0; i < window.count; i += SLOT_IMAGE_BATCH)
+    {
+        unsigned        n = window.count - i < SLOT_IMAGE_BATCH ? window.count - i : SLOT_IMAGE_BATCH;
+        unsigned        k;
+
+        if (pread(fd, batch, n * sizeof(batch[0]), (off_t) i * sizeof(batch[0])) != (ssize_t) (n * sizeof(batch[0])))
+        {
+            // A short read: better an empty window than a torn one
+            memset(window.slots, 0, (size_t) window.count * sizeof(struct slot));
+            break;
+        }
+        for (k = 0; k < n; k++)
+        {
+            atomic_store_explicit(&window.slots[i + k].sent_us, batch[k].sent_us, memory_order_relaxed);
+            atomic_store_explicit(&window.slots[i + k].latency_us, batch[k].latency_us, memory_order_relaxed);
+            atomic_store_explicit(&window.slots[i + k].tag, batch[k].tag, memory_order_release);
+        }
     }
     close(fd);
 }
