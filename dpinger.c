@@ -78,7 +78,7 @@ extern char **                  environ;
 #define STATUS_BACKLOG          16
 #define SLICE_MS                1000            // longest sleep of any thread
 #define DEBOUNCE_MS             100             // coalescing of routing events
-#define RECONCILE_MS            30000           // periodic re-check of the bound interface
+#define RECONCILE_MS            60000           // periodic re-check of the bound interface
 #define RESYNC_MIN_MS           1000            // at most one overflow resync per second
 #define SUMMARY_MS              60000           // repeated errors are summarised this often
 #define BIND_FAST_MS            10000           // bind retries every send interval this long
@@ -4035,13 +4035,13 @@ supervise(
 
         beat(TH_MAIN);
         now = now_ms();
-        wake = sv->next_tick;
-        if (watchdog_next_due(TH_SEND, TH_COUNT - 1, now) < wake)
+        wake = watchdog_next_due(TH_SEND, TH_COUNT - 1, now);
+        if (wake < sv->next_tick)
         {
             // Look exactly when a heartbeat passes the stall limit
-            wake = watchdog_next_due(TH_SEND, TH_COUNT - 1, now);
             sv->next_tick = wake;
         }
+        wake = sv->next_tick;
         if (sv->debounce_at && sv->debounce_at < wake)
         {
             wake = sv->debounce_at;

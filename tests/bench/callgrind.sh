@@ -16,7 +16,7 @@
 #
 . "$(dirname "$0")/lib.sh"
 
-secs=${BENCH_CG_SECONDS:-30}
+secs=${BENCH_CG_SECONDS:-60}   # at least the 60s interface re-check
 queries=${BENCH_CG_QUERIES:-500}
 calls=${BENCH_CG_CALLS:-20000}
 if [ "$QUICK" = 1 ]; then
