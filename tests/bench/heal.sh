@@ -9,31 +9,9 @@
 #
 #   sh tests/bench/heal.sh [runs]        (root; make bench)
 #
-set -u
-top=$(cd "$(dirname "$0")/../.." && pwd)
+. "$(dirname "$0")/lib.sh"
 runs=${1:-${BENCH_RUNS:-5}}
 wd_runs=${BENCH_SLOW_RUNS:-3}
-
-if [ "$(id -u)" -ne 0 ]; then
-	echo "bench: needs root for network namespaces" >&2
-	exit 1
-fi
-
-# The test library, outside atf
-atf_get_srcdir() { echo "$top/tests"; }
-atf_config_get() { echo "$2"; }
-atf_skip() { echo "bench: $*" >&2; exit 1; }
-. "$top/tests/lib/netns.subr"
-
-work=$(mktemp -d /tmp/dpinger-bench.XXXXXX) || exit 1
-cd "$work" || exit 1
-trap 'netns_cleanup; cd /; rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
-
-ms_now()
-{
-	echo $(($(date +%s%N) / 1000000))
-}
 
 # stats NAME TARGET FILE: print one table row from a file of milliseconds
 stats()
@@ -58,7 +36,7 @@ fresh()
 
 dp()
 {
-	DP_PID=$(netns_bg "$NS_MON" out err "$top/dpinger" -f -r 0 "$@") || exit 1
+	DP_PID=$(netns_bg "$NS_MON" out err "$DPINGER" -f -r 0 "$@") || exit 1
 }
 
 recreate_veth()
