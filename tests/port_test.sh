@@ -87,6 +87,8 @@ port_build_installs_plist_body()
 	atf_check -s exit:0 -o ignore -e ignore \
 	    "${bin}/port-env" bmake -f Makefile ${make_args} DESTDIR="${stage}" install
 	cd ..
+	# (as root, like the port; a non-root run needs write permission first)
+	chmod u+w stage/usr/local/bin/dpinger
 	atf_check -s exit:0 strip stage/usr/local/bin/dpinger
 	find stage/usr/local/share/man -type f ! -name '*.gz' \
 	    -exec gzip -nf9 {} +
