@@ -1625,6 +1625,26 @@ icmp_socket_open(
     return fd;
 }
 
+// Resolve the destination and bind address again from their original text
+// (scope ids change when an interface is recreated).  0, or -1 if either
+// no longer resolves; *bind_len is 0 without -B.
+static int
+addrs_resolve_now(
+    struct sockaddr_storage * dest,
+    socklen_t *         dest_len,
+    struct sockaddr_storage * bind_addr,
+    socklen_t *         bind_len)
+{
+    memset(bind_addr, 0, sizeof(*bind_addr));
+    *bind_len = 0;
+    if (addr_resolve(cfg.dest_str, dest, dest_len) ||
+        (cfg.bind_str && addr_resolve(cfg.bind_str, bind_addr, bind_len)))
+    {
+        return -1;
+    }
+    return 0;
+}
+
 // Open and bind a pair of probe sockets from freshly resolved address
 // strings (scope ids change when an interface is recreated).  Returns 0,
 // or -1 with errno set and *stage naming the failing call.
@@ -1638,12 +1658,11 @@ probe_socks_open(
     struct sockaddr_storage dest;
     struct sockaddr_storage bind_addr;
     socklen_t           dest_len;
-    socklen_t           bind_len = 0;
+    socklen_t           bind_len;
     int                 saved;
 
     *stage = "resolve";
-    if (addr_resolve(cfg.dest_str, &dest, &dest_len) ||
-        (cfg.bind_str && addr_resolve(cfg.bind_str, &bind_addr, &bind_len)))
+    if (addrs_resolve_now(&dest, &dest_len, &bind_addr, &bind_len))
     {
         errno = ENXIO;
         return -1;
@@ -3269,7 +3288,7 @@ blackhole_probe_start(
     struct sockaddr_storage dest;
     struct sockaddr_storage bind_addr;
     socklen_t           dest_len;
-    socklen_t           bind_len = 0;
+    socklen_t           bind_len;
     const char *        stage;
     uint8_t *           packet;
     uint32_t            idents = atomic_load(&probe.idents);
@@ -3277,9 +3296,7 @@ blackhole_probe_start(
     ssize_t             rc;
 
     sv->bh_last = now;
-    memset(&bind_addr, 0, sizeof(bind_addr));
-    if (addr_resolve(cfg.dest_str, &dest, &dest_len) ||
-        (cfg.bind_str && addr_resolve(cfg.bind_str, &bind_addr, &bind_len)))
+    if (addrs_resolve_now(&dest, &dest_len, &bind_addr, &bind_len))
     {
         return;
     }
