@@ -4,10 +4,22 @@
 // A self-healing, drop-in fork of dpinger 3.3: the same command line,
 // report line, status socket, alert command, pid file, signals and exit
 // codes, plus in-place recovery of the ICMP sockets (send errors, routing
-// socket, fresh-socket probe) and a watchdog over every thread.  Written
+// socket, fresh-socket check) and a watchdog over every thread.  Written
 // from a description of dpinger's observable behaviour; no upstream code.
 //
 // SPDX-License-Identifier: BSD-2-Clause
+//
+// The file reads top to bottom:
+//   1. configuration and argument parsing
+//   2. clock and logging
+//   3. statistics window
+//   4. shared state between the threads (one table)
+//   5. ICMP packets, sockets and the rebuild step
+//   6. worker threads: send, receive, report, alert, status
+//   7. routing watch: the portable event, then one block per kernel
+//   8. watchdog: heartbeats, the checker thread, restart in place
+//   9. supervisor: the recovery state machine, its timers, the poll loop
+//  10. start-up and main()
 //
 
 #if defined(__linux__)
@@ -16,8 +28,10 @@
 
 #include <sys/types.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
@@ -45,10 +59,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <sys/mman.h>
-
 #if defined(__linux__)
-#include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <linux/icmp.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -58,6 +70,15 @@
 #include <net/if_dl.h>
 #include <net/route.h>
 #include <pthread_np.h>
+#endif
+
+// Each system compiles the routing decoder of its own kernel; the unit
+// tests and fuzzers define DPINGER_ALL_DECODERS to get both on any system
+#if defined(__linux__) || defined(DPINGER_ALL_DECODERS)
+#define ROUTE_DECODE_LINUX      1
+#endif
+#if defined(__FreeBSD__) || defined(DPINGER_ALL_DECODERS)
+#define ROUTE_DECODE_FREEBSD    1
 #endif
 
 #define VERSION                 "3.3-sh1"
@@ -70,24 +91,29 @@ extern char **                  environ;
 //
 #define IDENT_MAX               63              // -i must be shorter than this
 #define TIME_MAX_MS             2147483647L     // about 24.8 days
+#define COUNT_MAX               1000000         // -E
 #define IPV4_DATA_MAX           65507           // -d limit for IPv4
 #define IPV6_DATA_MAX           65527           // -d limit for IPv6
 #define ICMP_HDR_LEN            8
 #define PACKET_MAX              65536           // largest datagram we send or read
 #define SOCKBUF_SIZE            (PACKET_MAX + 1024)
-#define STATUS_BACKLOG          16
-#define SLICE_MS                1000            // longest sleep of any thread
-#define DEBOUNCE_MS             100             // coalescing of routing events
+#define STATUS_BACKLOG          INT_MAX         // the kernel caps it at the system maximum
+#define SLICE_MS                1000            // longest any thread goes without a heartbeat
+#define DEBOUNCE_MS             50              // coalescing of routing events
+#define ROUTE_QUERY_MS          200             // coalescing of route changes before asking the kernel
 #define RECONCILE_MS            60000           // periodic re-check of the bound interface
 #define RESYNC_MIN_MS           1000            // at most one overflow resync per second
 #define SUMMARY_MS              60000           // repeated errors are summarised this often
 #define BIND_FAST_MS            10000           // bind retries every send interval this long
 #define BACKOFF_MAX_MS          60000
 #define STORM_BASE_MS           2000            // first gap between rebuilds that do not heal
-#define BLACKHOLE_MIN_MS        10000
-#define REEXEC_MAX_GAP_MS       600000          // longest gap between two re-executions
-#define REEXEC_FORGET_MS        3600000         // re-exec count resets after this long
+#define HUP_SETTLE_MS           100             // a burst of SIGHUPs ends after a pause this long...
+#define HUP_WAIT_MAX_MS         1000            // ...or this long after its first one
+#define CHECK_WINDOW_MIN_MS     10000           // least time between fresh-socket checks in an outage
+#define REEXEC_MAX_GAP_MS       600000          // longest gap between two restarts in place
+#define REEXEC_FORGET_MS        3600000         // the restart count resets after this long
 #define REEXEC_ENV              "DPINGER_REEXEC"
+#define SIGWAKE                 SIGURG          // wakes a thread from a blocking call (ignored by default)
 
 #define ICMP4_ECHO_REPLY        0
 #define ICMP4_ECHO_REQUEST      8
@@ -96,8 +122,8 @@ extern char **                  environ;
 
 
 //
-// Configuration: written by main() from the command line before any thread
-// starts, read-only afterwards.
+// 1. Configuration: written by main() from the command line before any
+// thread starts, read-only afterwards.
 //
 struct config
 {
@@ -140,307 +166,96 @@ struct config
     unsigned            slot_count;             // time_period / send_interval
     unsigned            seq_limit;              // sequence numbers run modulo this
     char                prefix[IDENT_MAX + 2];  // "identifier " or ""
-    char                dest_text[NI_MAXHOST];
-    char                bind_text[NI_MAXHOST];
 };
 
 static struct config    cfg;
 
-// Saved for re-execution in place; written once in main()
-static char **          saved_argv;
-static char             self_path[PATH_MAX];
-
 
 //
-// Logging: stderr, or syslog with -S.  It never blocks: a daemon that waits
-// for its log watches nothing.  A line that cannot go out at once (a full
-// syslog socket, a stderr pipe nobody reads) is dropped and counted, and
-// the next line that gets through is followed by the count.  syslog(3)
-// is not used because it blocks on a full socket, holding a lock every
-// other thread that logs then waits for.
+// Number parser for every option value: base 10 (strtol, leading blanks
+// allowed), no sign, at most one suffix from the table scaling the value,
+// and the scaled value at most max.  0 with the value in *out, or -1.
 //
-#if defined(__FreeBSD__)
-#define SYSLOG_PATH             "/var/run/log"
-#else
-#define SYSLOG_PATH             "/dev/log"
-#endif
-
-static int              log_fd = -1;            // syslog socket: made once in main, never closed
-static _Atomic unsigned log_dropped;            // any thread: lines dropped since one went out
-static _Atomic uint64_t log_reconnect_at;       // any thread: no reconnect before this (ms)
-
-static uint64_t now_ms(void);
-
-// (Re)connect the syslog socket; a datagram socket can simply connect
-// again, so the descriptor stays the same for every thread
-static void
-log_connect(void)
+struct unit
 {
-    struct sockaddr_un  sa;
+    char                suffix;
+    unsigned long       scale;
+};
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, SYSLOG_PATH, sizeof(SYSLOG_PATH));
-    (void) connect(log_fd, (struct sockaddr *) &sa, sizeof(sa));
-}
+static const struct unit time_units[] = { { 'm', 1 }, { 's', 1000 }, { 0, 0 } };
+static const struct unit percent_units[] = { { '%', 1 }, { 0, 0 } };
+static const struct unit length_units[] = { { 'b', 1 }, { 'k', 1024 }, { 0, 0 } };
+static const struct unit no_units[] = { { 0, 0 } };
 
-static void
-log_open(void)
-{
-    log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (log_fd >= 0)
-    {
-        log_connect();
-    }
-}
-
-// Write one line (no newline) without waiting; 0 when it went out
 static int
-log_write(
-    int                 priority,
-    const char *        line,
-    size_t              len)
+parse_number(
+    const char *        text,
+    const struct unit * units,
+    unsigned long       max,
+    unsigned long *     out)
 {
-    char                buf[1200];
-    int                 n;
+    char *              end;
+    long                value;
+    unsigned long       scale = 1;
 
-    if (log_fd < 0)
-    {
-        struct pollfd   pfd = { STDERR_FILENO, POLLOUT, 0 };
-
-        if (poll(&pfd, 1, 0) != 1 || (pfd.revents & POLLOUT) == 0 || len + 1 > sizeof(buf))
-        {
-            return -1;
-        }
-        memcpy(buf, line, len);
-        buf[len] = '\n';
-        // One write per line so lines from different threads never mix
-        return write(STDERR_FILENO, buf, len + 1) == (ssize_t) len + 1 ? 0 : -1;
-    }
-
-    n = snprintf(buf, sizeof(buf), "<%d>dpinger[%ld]: %.*s", LOG_DAEMON | priority, (long) getpid(), (int) len, line);
-    if (n < 0)
+    errno = 0;
+    value = strtol(text, &end, 10);
+    if (errno || end == text || value < 0)
     {
         return -1;
     }
-    if ((size_t) n >= sizeof(buf))
+    for (; units->suffix; units++)
     {
-        n = sizeof(buf) - 1;
-    }
-    if (send(log_fd, buf, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
-    {
-        return 0;
-    }
-    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
-    {
-        // The syslog daemon went away or restarted: reconnect, once a second
-        uint64_t        now = now_ms();
-        uint64_t        at = atomic_load(&log_reconnect_at);
-
-        if (now >= at && atomic_compare_exchange_strong(&log_reconnect_at, &at, now + 1000))
+        if (*end == units->suffix)
         {
-            log_connect();
-            if (send(log_fd, buf, (size_t) n, MSG_DONTWAIT | MSG_NOSIGNAL) == n)
-            {
-                return 0;
-            }
+            scale = units->scale;
+            end++;
+            break;
         }
     }
-    return -1;
-}
-
-static void
-logmsg(
-    int                 priority,
-    const char *        fmt,
-    ...)
-{
-    char                buf[1024];
-    va_list             args;
-    int                 len;
-    unsigned            dropped;
-
-    va_start(args, fmt);
-    len = vsnprintf(buf, sizeof(buf), fmt, args);
-    va_end(args);
-    if (len < 0)
+    if (*end != '\0' || (unsigned long) value > max / scale)
     {
-        return;
+        return -1;
     }
-    if ((size_t) len >= sizeof(buf))
-    {
-        len = sizeof(buf) - 1;
-    }
-
-    if (log_write(priority, buf, (size_t) len) < 0)
-    {
-        atomic_fetch_add(&log_dropped, 1);
-        return;
-    }
-    dropped = atomic_exchange(&log_dropped, 0);
-    if (dropped)
-    {
-        len = snprintf(buf, sizeof(buf), "%u log lines dropped: the log was not accepting them", dropped);
-        if (log_write(LOG_WARNING, buf, (size_t) len) < 0)
-        {
-            atomic_fetch_add(&log_dropped, dropped);
-        }
-    }
+    *out = (unsigned long) value * scale;
+    return 0;
 }
 
-
-//
-// Monotonic clock in milliseconds and microseconds
-//
-static uint64_t
-now_us(void)
-{
-    struct timespec     ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
-}
-
-static uint64_t
-now_ms(void)
-{
-    return now_us() / 1000u;
-}
-
-// Time from `then` to `now`, 0 when `then` is later: another thread may
-// store a time after this one read its clock, and unsigned wrap-around
-// would turn "just now" into "ages ago"
-static uint64_t
-elapsed_since(
-    uint64_t            now,
-    uint64_t            then)
-{
-    return now > then ? now - then : 0;
-}
-
-
-//
-// Value parsers.  All take the option text and return 0 with the value in
-// *out, or -1 when the text is not valid.  Base 10, leading blanks allowed.
-//
-
-// Time: integer milliseconds, optional suffix m (milliseconds) or s (seconds),
-// at most TIME_MAX_MS so that every later sum and poll() timeout fits
+// Time: milliseconds, suffix m (milliseconds) or s (seconds), at most
+// TIME_MAX_MS so that every later sum and poll() timeout fits
 static int
 parse_time(
     const char *        text,
     unsigned long *     out)
 {
-    char *              end;
-    long                value;
-
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno || end == text || value < 0)
-    {
-        return -1;
-    }
-    if (*end == 's')
-    {
-        if (value > TIME_MAX_MS / 1000)
-        {
-            return -1;
-        }
-        value *= 1000;
-        end++;
-    }
-    else if (*end == 'm')
-    {
-        end++;
-    }
-    if (*end != '\0' || value > TIME_MAX_MS)
-    {
-        return -1;
-    }
-    *out = (unsigned long) value;
-    return 0;
+    return parse_number(text, time_units, TIME_MAX_MS, out);
 }
 
-// Percent: integer 0 to 100, optional %
+// Percent: 0 to 100, optional %
 static int
 parse_percent(
     const char *        text,
     unsigned long *     out)
 {
-    char *              end;
-    long                value;
-
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno || end == text || value < 0 || value > 100)
-    {
-        return -1;
-    }
-    if (*end == '%')
-    {
-        end++;
-    }
-    if (*end != '\0')
-    {
-        return -1;
-    }
-    *out = (unsigned long) value;
-    return 0;
+    return parse_number(text, percent_units, 100, out);
 }
 
-// Length: integer bytes, optional suffix b (bytes) or k (1024 bytes)
+// Length: bytes, suffix b (bytes) or k (1024 bytes)
 static int
 parse_length(
     const char *        text,
     unsigned long *     out)
 {
-    char *              end;
-    long                value;
-
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno || end == text || value < 0)
-    {
-        return -1;
-    }
-    if (*end == 'k')
-    {
-        if (value > LONG_MAX / 1024)
-        {
-            return -1;
-        }
-        value *= 1024;
-        end++;
-    }
-    else if (*end == 'b')
-    {
-        end++;
-    }
-    if (*end != '\0')
-    {
-        return -1;
-    }
-    *out = (unsigned long) value;
-    return 0;
+    return parse_number(text, length_units, LONG_MAX, out);
 }
 
-// Count: plain non-negative integer up to 1000000
+// Count: a plain number up to COUNT_MAX
 static int
 parse_count(
     const char *        text,
     unsigned long *     out)
 {
-    char *              end;
-    long                value;
-
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno || end == text || value < 0 || value > 1000000 || *end != '\0')
-    {
-        return -1;
-    }
-    *out = (unsigned long) value;
-    return 0;
+    return parse_number(text, no_units, COUNT_MAX, out);
 }
 
 
@@ -465,7 +280,7 @@ usage(void)
         "    -R rewind the output file before each report (keep only the latest line)\n"
         "    -S log warnings via syslog\n"
         "    -P use SCHED_RR for the receive thread\n"
-        "    -N do not watch the routing socket for interface changes\n"
+        "    -N do not watch the routing socket for interface and route changes\n"
         "    -h print this usage and exit\n"
         "    -B bind (source) address\n"
         "    -s time between echo requests (default 500ms)\n"
@@ -498,9 +313,9 @@ usage(void)
 
 
 //
-// Command line parsing: fills *c from argv.  Returns 0 on success, 1 when
-// usage should be shown (err may name the bad option), 2 on a bad value
-// (err names it).  Nothing is printed here.
+// Command line parsing: fills *c from argv.  Returns ARGS_OK, ARGS_USAGE
+// when usage should be shown (err may name the bad option) or ARGS_BAD on
+// a bad value (err names it).  Nothing is printed here.
 //
 #define ARGS_OK                 0
 #define ARGS_USAGE              1
@@ -534,6 +349,7 @@ args_parse(
 #endif
     opterr = 0;
 
+// The first bad value is the one reported
 #define BAD(...)                                                        \
     do                                                                  \
     {                                                                   \
@@ -721,8 +537,11 @@ seq_limit_for(
 
 
 //
-// Resolve a numeric address (IPv6 scope allowed).  Returns 0 or -1.
+// Addresses.  Every comparison goes through addr_equal(); the family is
+// always AF_INET or AF_INET6.
 //
+
+// Resolve a numeric address (IPv6 scope allowed).  0, or -1.
 static int
 addr_resolve(
     const char *        text,
@@ -752,18 +571,86 @@ addr_resolve(
     return 0;
 }
 
-// Numeric text of an address (with the IPv6 scope)
-static void
-addr_text(
-    const struct sockaddr_storage * ss,
-    socklen_t           len,
-    char *              buf,
-    size_t              buflen)
+// Address bytes of a numeric address text, ignoring any %scope; returns
+// AF_INET or AF_INET6, or 0 when the text is not an address
+static int
+addr_bytes(
+    const char *        text,
+    uint8_t *           out)
 {
-    if (getnameinfo((const struct sockaddr *) ss, len, buf, (socklen_t) buflen, NULL, 0, NI_NUMERICHOST) != 0)
+    char                buf[INET6_ADDRSTRLEN + 1];
+    size_t              len = strcspn(text, "%");
+
+    if (len >= sizeof(buf))
     {
-        snprintf(buf, buflen, "?");
+        return 0;
     }
+    memcpy(buf, text, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET, buf, out) == 1)
+    {
+        return AF_INET;
+    }
+    if (inet_pton(AF_INET6, buf, out) == 1)
+    {
+        return AF_INET6;
+    }
+    return 0;
+}
+
+// The address bytes inside a sockaddr, or NULL for other families
+static const uint8_t *
+sockaddr_bytes(
+    const struct sockaddr * sa,
+    socklen_t           len)
+{
+    if (sa->sa_family == AF_INET && len >= (socklen_t) sizeof(struct sockaddr_in))
+    {
+        return (const uint8_t *) &((const struct sockaddr_in *) sa)->sin_addr;
+    }
+    if (sa->sa_family == AF_INET6 && len >= (socklen_t) sizeof(struct sockaddr_in6))
+    {
+        return ((const struct sockaddr_in6 *) sa)->sin6_addr.s6_addr;
+    }
+    return NULL;
+}
+
+// Same address?  For IPv6 link-local addresses bytes 2 and 3 are ignored:
+// FreeBSD's kernel may hand them over with the scope embedded there.  The
+// scope itself is not compared: a link-local sender's scope is the
+// interface it arrived on.
+static int
+addr_equal(
+    int                 family,
+    const uint8_t *     a,
+    const uint8_t *     b)
+{
+    if (family == AF_INET)
+    {
+        return memcmp(a, b, 4) == 0;
+    }
+    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80 && b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
+    {
+        return memcmp(a, b, 2) == 0 && memcmp(a + 4, b + 4, 12) == 0;
+    }
+    return memcmp(a, b, 16) == 0;
+}
+
+// Is a sockaddr the given address?
+static int
+sockaddr_is(
+    const struct sockaddr * sa,
+    socklen_t           len,
+    int                 family,
+    const uint8_t *     addr)
+{
+    const uint8_t *     bytes;
+
+    if (sa == NULL || sa->sa_family != family || (bytes = sockaddr_bytes(sa, len)) == NULL)
+    {
+        return 0;
+    }
+    return addr_equal(family, bytes, addr);
 }
 
 
@@ -850,21 +737,336 @@ config_check(
     {
         snprintf(c->prefix, sizeof(c->prefix), "%s ", c->identifier);
     }
-    addr_text(&c->dest, c->dest_len, c->dest_text, sizeof(c->dest_text));
-    if (c->bind_len)
-    {
-        addr_text(&c->bind, c->bind_len, c->bind_text, sizeof(c->bind_text));
-    }
-    else
-    {
-        snprintf(c->bind_text, sizeof(c->bind_text), "(none)");
-    }
     return 0;
 }
 
 
 //
-// Statistics window: one slot per echo request.  The send thread fills a
+// 2. Clock and logging
+//
+
+// Monotonic clock in microseconds and milliseconds
+static uint64_t
+now_us(void)
+{
+    struct timespec     ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t) ts.tv_sec * 1000000u + (uint64_t) ts.tv_nsec / 1000u;
+}
+
+static uint64_t
+now_ms(void)
+{
+    return now_us() / 1000u;
+}
+
+// Time from `then` to `now`, 0 when `then` is later: another thread may
+// store a time after this one read its clock, and unsigned wrap-around
+// would turn "just now" into "ages ago"
+static uint64_t
+elapsed_since(
+    uint64_t            now,
+    uint64_t            then)
+{
+    return now > then ? now - then : 0;
+}
+
+// close() that leaves errno as the caller's failure set it
+static void
+close_keep_errno(
+    int                 fd)
+{
+    int                 saved = errno;
+
+    if (fd >= 0)
+    {
+        close(fd);
+    }
+    errno = saved;
+}
+
+
+//
+// Every line the daemon logs, as printf formats.  The LL_D_ lines concern
+// the destination and are written by log_dest(), which puts "[identifier
+// ]dest: " in front; the others are written as they are.  log_formats[]
+// lists them all so the manual can be checked against exactly what the
+// daemon writes (tests/tools/logformats, tests/docs_test.sh).
+//
+#define LL_PARAMS               "send_interval %lums  loss_interval %lums  time_period %lums  report_interval %lums  " \
+                                "data_len %lu  alert_interval %lums  latency_alarm %lums  loss_alarm %lu%%  alarm_hold %lums  " \
+                                "dest_addr %s  bind_addr %s  identifier \"%s\""
+#define LL_EXIT                 "exiting on signal %d"
+#define LL_DROPPED              "%u log lines dropped: the log was not accepting them"
+#define LL_TENTATIVE            "bind %s: the address is tentative (duplicate address detection), waiting up to %lus"
+
+#define LL_D_SENDTO             "sendto error: %d"
+#define LL_D_SENDTO_MORE        "sendto error: %d (%s), %lu more in the last %lus"
+#define LL_D_RECVFROM           "recvfrom error: %d"
+#define LL_D_DUPLICATE          "duplicate echo reply (sequence %u), %lu since the last such line"
+#define LL_D_ALARM              "%s latency %luus stddev %luus loss %lu%%"
+#define LL_D_ALERT_SPAWN        "alert command: /bin/sh: %s"
+#define LL_D_ALERT_NOMEM        "alert command: out of memory"
+#define LL_D_NO_ROUTE_SOCKET    "routing socket: %s; interface changes are seen through send errors only"
+#define LL_D_WAIT_GONE          "route: %s is gone, waiting for it to return"
+#define LL_D_WAIT_DOWN          "route: %s is down, waiting for it to come up"
+#define LL_D_WAIT_ADDR          "route: bind address %s is not on %s, probes held back until it returns"
+#define LL_D_WAIT_NO_ROUTE      "route: no route to %s, waiting for one"
+#define LL_D_ROUTE_ELSEWHERE    "route: probes to %s leave by %s, not by %s which holds the bind address"
+#define LL_D_ROUTE_BACK         "route: probes to %s leave by %s again"
+#define LL_D_REBUILT            "rebuilt ICMP sockets (%s), generation %u, id 0x%04x"
+#define LL_D_REBUILD_FAILED     "rebuild failed (%s): %s: %s, retry in %lu.%lus"
+#define LL_D_HEALED             "healed: replies arriving again %lu.%lus after the first trigger (%s), generation %u"
+#define LL_D_RESUMED            "replies resumed after an outage of %lus, no rebuild needed"
+#define LL_D_RESUMED_REBUILT    "replies resumed after an outage of %lus, sockets rebuilt on the way (generation %u)"
+#define LL_D_REAL_OUTAGE        "no reply for %lus and a fresh-socket probe is unanswered too: real outage, not rebuilding"
+#define LL_D_WD_REBUILD         "watchdog: %s stalled for %lus, rebuilding sockets"
+#define LL_D_WD_RESTART         "watchdog: %s stalled for %lus, restarting in place"
+#define LL_D_WD_DEFERRED        "watchdog: %s stalled for %lus, restart in place deferred for %lus (rate limit)"
+#define LL_D_WD_KERNEL          "watchdog: %s stalled for %lus in an uninterruptible kernel wait, restart in place deferred until it returns"
+#define LL_D_WD_PAUSED          "watchdog: process was paused for %lus (every thread, the watchdog's too): not a hang"
+#define LL_D_WD_EXEC            "watchdog: exec %s: %s"
+
+static const char * const log_formats[] __attribute__((unused)) =
+{
+    LL_PARAMS, LL_EXIT, LL_DROPPED, LL_TENTATIVE,
+    LL_D_SENDTO, LL_D_SENDTO_MORE, LL_D_RECVFROM, LL_D_DUPLICATE, LL_D_ALARM,
+    LL_D_ALERT_SPAWN, LL_D_ALERT_NOMEM, LL_D_NO_ROUTE_SOCKET,
+    LL_D_WAIT_GONE, LL_D_WAIT_DOWN, LL_D_WAIT_ADDR, LL_D_WAIT_NO_ROUTE,
+    LL_D_ROUTE_ELSEWHERE, LL_D_ROUTE_BACK,
+    LL_D_REBUILT, LL_D_REBUILD_FAILED, LL_D_HEALED, LL_D_RESUMED, LL_D_RESUMED_REBUILT, LL_D_REAL_OUTAGE,
+    LL_D_WD_REBUILD, LL_D_WD_RESTART, LL_D_WD_DEFERRED, LL_D_WD_KERNEL, LL_D_WD_PAUSED, LL_D_WD_EXEC,
+    NULL
+};
+
+
+//
+// Log writer: stderr, or syslog with -S, framed as the C library's syslog(3)
+// frames what stock dpinger logs: "<12>Mmm dd hh:mm:ss dpinger: line\n"
+// (user facility, warning).  It never blocks: a daemon that waits for its
+// log watches nothing.  A line that cannot go out at once (a full syslog
+// socket, a stderr pipe nobody reads) is dropped and counted, and the next
+// line that gets through is followed by the count.  syslog(3) itself is
+// not used: it blocks on a full socket while holding a lock that every
+// other thread that logs then waits for.
+//
+#if defined(__FreeBSD__)
+#define SYSLOG_PATH             "/var/run/log"
+#else
+#define SYSLOG_PATH             "/dev/log"
+#endif
+#define LOG_LINE_MAX            1024
+
+static int              log_fd = -1;            // syslog socket: made once in main, never closed
+static _Atomic unsigned log_dropped;            // any thread: lines dropped since one went out
+static _Atomic uint64_t log_reconnect_at;       // any thread: no reconnect before this (ms)
+
+// (Re)connect the syslog socket; a datagram socket can simply connect
+// again, so the descriptor stays the same for every thread
+static void
+log_connect(void)
+{
+    struct sockaddr_un  sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, SYSLOG_PATH, sizeof(SYSLOG_PATH));
+    (void) connect(log_fd, (struct sockaddr *) &sa, sizeof(sa));
+}
+
+static void
+log_open(void)
+{
+    tzset();
+    log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (log_fd >= 0)
+    {
+        log_connect();
+    }
+}
+
+// Write one line (without its newline) at once or not at all; 0 when it went out
+static int
+log_write(
+    int                 priority,
+    const char *        line,
+    size_t              len)
+{
+    char                buf[LOG_LINE_MAX + 64];
+    size_t              n = 0;
+
+    if (log_fd >= 0)
+    {
+        time_t          t = time(NULL);
+        struct tm       tm;
+
+        n = (size_t) snprintf(buf, sizeof(buf), "<%d>", LOG_USER | priority);
+        if (localtime_r(&t, &tm) != NULL)
+        {
+            n += strftime(buf + n, sizeof(buf) - n, "%b %e %H:%M:%S ", &tm);
+        }
+        n += (size_t) snprintf(buf + n, sizeof(buf) - n, "dpinger: ");
+    }
+    else
+    {
+        struct pollfd   pfd = { STDERR_FILENO, POLLOUT, 0 };
+
+        if (poll(&pfd, 1, 0) != 1 || (pfd.revents & POLLOUT) == 0)
+        {
+            return -1;
+        }
+    }
+    if (len > sizeof(buf) - n - 1)
+    {
+        len = sizeof(buf) - n - 1;
+    }
+    memcpy(buf + n, line, len);
+    n += len;
+    buf[n++] = '\n';
+
+    if (log_fd < 0)
+    {
+        // One write per line so lines from different threads never mix
+        return write(STDERR_FILENO, buf, n) == (ssize_t) n ? 0 : -1;
+    }
+    if (send(log_fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t) n)
+    {
+        return 0;
+    }
+    if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ENOBUFS)
+    {
+        // The syslog daemon went away or restarted: reconnect, once a second
+        uint64_t        now = now_ms();
+        uint64_t        at = atomic_load(&log_reconnect_at);
+
+        if (now >= at && atomic_compare_exchange_strong(&log_reconnect_at, &at, now + 1000))
+        {
+            log_connect();
+            if (send(log_fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t) n)
+            {
+                return 0;
+            }
+        }
+    }
+    return -1;
+}
+
+// Format and write a line; count it as dropped when it cannot go out
+static void
+log_line(
+    int                 priority,
+    const char *        prefix,
+    const char *        fmt,
+    va_list             args)
+{
+    char                buf[LOG_LINE_MAX];
+    int                 pre;
+    int                 len;
+    unsigned            dropped;
+
+    pre = snprintf(buf, sizeof(buf), "%s", prefix);
+    len = vsnprintf(buf + pre, sizeof(buf) - (size_t) pre, fmt, args);
+    if (len < 0)
+    {
+        return;
+    }
+    len += pre;
+    if ((size_t) len >= sizeof(buf))
+    {
+        len = sizeof(buf) - 1;
+    }
+
+    if (log_write(priority, buf, (size_t) len) < 0)
+    {
+        atomic_fetch_add(&log_dropped, 1);
+        return;
+    }
+    dropped = atomic_exchange(&log_dropped, 0);
+    if (dropped)
+    {
+        len = snprintf(buf, sizeof(buf), LL_DROPPED, dropped);
+        if (log_write(LOG_WARNING, buf, (size_t) len) < 0)
+        {
+            atomic_fetch_add(&log_dropped, dropped);
+        }
+    }
+}
+
+static void logmsg(const char * fmt, ...) __attribute__((format(printf, 1, 2)));
+static void log_dest(const char * fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// A line as it is (warning priority)
+static void
+logmsg(
+    const char *        fmt,
+    ...)
+{
+    va_list             args;
+
+    va_start(args, fmt);
+    log_line(LOG_WARNING, "", fmt, args);
+    va_end(args);
+}
+
+// A line about the destination: "[identifier ]dest: " in front
+static void
+log_dest(
+    const char *        fmt,
+    ...)
+{
+    char                prefix[IDENT_MAX + NI_MAXHOST + 8];
+    va_list             args;
+
+    snprintf(prefix, sizeof(prefix), "%s%s: ", cfg.prefix, cfg.dest_str);
+    va_start(args, fmt);
+    log_line(LOG_WARNING, prefix, fmt, args);
+    va_end(args);
+}
+
+
+//
+// Rate limiting for a line that may repeat: at most one per interval, the
+// rest counted.  One thread owns each limiter.
+//
+struct ratelimit
+{
+    uint64_t            last;           // ms of the last line that went out; 0: none yet
+    unsigned long       suppressed;     // lines held back since
+};
+
+// May a line go out now?  When it may, *held gets the number held back
+// since the last one; otherwise this one is counted.
+static int
+ratelimit_pass(
+    struct ratelimit *  rl,
+    uint64_t            now,
+    uint64_t            interval,
+    unsigned long *     held)
+{
+    if (rl->last && elapsed_since(now, rl->last) < interval)
+    {
+        rl->suppressed++;
+        return 0;
+    }
+    *held = rl->suppressed;
+    rl->suppressed = 0;
+    rl->last = now ? now : 1;
+    return 1;
+}
+
+// Forget the past: the next line goes out at once
+static void
+ratelimit_reset(
+    struct ratelimit *  rl)
+{
+    rl->last = 0;
+    rl->suppressed = 0;
+}
+
+
+//
+// 3. Statistics window: one slot per echo request.  The send thread fills a
 // slot when it sends, the receive thread marks it received, the report,
 // alert and status threads read every slot.  All fields are atomic and a
 // slot's tag is written last (release) and read before and after the other
@@ -1070,34 +1272,63 @@ stats_format(
 }
 
 
+
 //
-// Shared state between the threads.  Each field says which thread writes
-// it; everything another thread reads is atomic, and no lock is shared, so
-// a stalled thread can never block another one.
+// 4. Shared state between the threads.  No lock is shared, so a stalled
+// thread can never block another, and everything a second thread reads is
+// atomic.  Who writes and who reads each field:
+//
+//   field                          writer                  readers
+//   window.slots[]                 send, recv              report, alert, status, restart
+//   icmp.send_fd, icmp.recv_fd     main (dup3 onto the     send, recv
+//                                  same numbers)
+//   icmp.idents, dest_scope        main                    send, recv, main
+//   icmp.generation                main                    restart
+//   icmp.real, icmp.hold           main                    send
+//   icmp.send_now                  main sets, send clears
+//   icmp.stale_errors              send (main resets)      main
+//   icmp.last_errno, last_send_ok  send                    main
+//   icmp.next_seq                  send                    restart
+//   icmp.last_reply                recv                    main
+//   icmp.reply_wanted              main sets, recv clears
+//   icmp.last_rebuild_log          main                    send
+//   threads[t].beat, .outside      thread t                watchdog thread, main
+//   threads[t].running, .handle    main, at start          everyone
+//   threads[t].kernel_tid          thread t, at start      restart
+//   term_signal, hup_signal        signal handler          main
+//   rebuild_wanted                 send                    main
+//   watchdog_wanted                watchdog thread         main
+//   resumed_at                     watchdog thread, main   watchdog thread, main
+//
+// "restart" is the restart in place (section 8), run by the watchdog
+// thread, or by main when the watchdog thread itself is stuck.
 //
 
-// The ICMP probe sockets and the identity of the probes
-struct probe
+// The ICMP sockets and the identity of the echo requests
+struct icmp_state
 {
-    int                 send_fd;        // fixed number; main swaps the socket behind it (dup3)
-    int                 recv_fd;        // fixed number; main swaps the socket behind it (dup3)
-    uint16_t            ident_base;     // main, at start: low 16 bits of the pid
-    _Atomic uint32_t    idents;         // main: (current << 16) | previous echo identifier
-    _Atomic uint32_t    dest_scope;     // main: IPv6 scope of dest, re-resolved on rebuild
-    _Atomic uint32_t    generation;     // main: number of socket rebuilds
-    _Atomic int         usable;         // main: 0 while only placeholder sockets exist
-    _Atomic unsigned    stale_errors;   // send: consecutive stale-path send errors; main resets
-    _Atomic int         last_errno;     // send: errno of the last failed send
-    _Atomic uint64_t    last_send_ok;   // send: monotonic ms of the last successful send
-    _Atomic uint64_t    last_reply;     // recv: monotonic ms of the last accepted reply
-    _Atomic int         reply_wanted;   // main sets, recv clears: wake main at the next reply
-    _Atomic uint64_t    last_rebuild_log; // main: monotonic ms of the last rebuild log line
-    _Atomic unsigned    next_seq;       // send: next sequence number (carried across a restart)
+    int                 send_fd;        // fixed number; main swaps the socket behind it
+    int                 recv_fd;        // fixed number; main swaps the socket behind it
+    uint16_t            ident_base;     // low 16 bits of the pid, as upstream
+    _Atomic uint32_t    idents;         // (current << 16) | previous echo identifier
+    _Atomic uint32_t    dest_scope;     // IPv6 scope of dest, resolved again on each rebuild
+    _Atomic uint32_t    generation;     // number of socket rebuilds
+    _Atomic int         real;           // 0 while only unbound placeholder sockets exist
+    _Atomic int         hold;           // 1 while the bind address is gone: requests are counted, not sent
+    _Atomic int         send_now;       // send the next request at once (after a rebuild)
+    _Atomic unsigned    stale_errors;   // consecutive stale-path send errors
+    _Atomic int         last_errno;     // errno of the last failed send
+    _Atomic uint64_t    last_send_ok;   // monotonic ms of the last successful send
+    _Atomic unsigned    next_seq;       // next sequence number (carried across a restart)
+    _Atomic uint64_t    last_reply;     // monotonic ms of the last accepted reply; 0: none yet
+    _Atomic int         reply_wanted;   // wake main at the next accepted reply
+    _Atomic uint64_t    last_rebuild_log; // monotonic ms of the last rebuild log line
 };
 
-static struct probe     probe = { .send_fd = -1, .recv_fd = -1 };
+static struct icmp_state icmp = { .send_fd = -1, .recv_fd = -1 };
 
-// Heartbeats: one per long-running thread
+// The threads, each with its heartbeat: the monotonic ms of its last
+// progress, renewed at least once per SLICE_MS while it is healthy
 enum
 {
     TH_MAIN,
@@ -1106,20 +1337,22 @@ enum
     TH_REPORT,
     TH_ALERT,
     TH_STATUS,
+    TH_WATCHDOG,
     TH_COUNT
 };
 
-struct heartbeat
+struct thread_slot
 {
-    const char *        name;           // constant
-    _Atomic int         running;        // main, before the thread starts
-    _Atomic uint64_t    beat;           // the thread: monotonic ms of its last progress
-    _Atomic int         outside;        // the thread: 1 while it waits on something outside
-                                        // our control (alert command, report output)
-    uint64_t            acted;          // main only: when the watchdog first acted on a stall
+    const char *        name;
+    pthread_t           handle;
+    _Atomic int         running;        // set once handle is valid
+    _Atomic int         kernel_tid;     // Linux thread id, for the kernel-wait check
+    _Atomic uint64_t    beat;
+    _Atomic int         outside;        // 1 while waiting on something outside our control
+                                        // (the alert command, the report output): not judged
 };
 
-static struct heartbeat beats[TH_COUNT] =
+static struct thread_slot threads[TH_COUNT] =
 {
     [TH_MAIN] = { .name = "main" },
     [TH_SEND] = { .name = "send" },
@@ -1127,155 +1360,118 @@ static struct heartbeat beats[TH_COUNT] =
     [TH_REPORT] = { .name = "report" },
     [TH_ALERT] = { .name = "alert" },
     [TH_STATUS] = { .name = "status" },
+    [TH_WATCHDOG] = { .name = "watchdog" },
 };
 
-// Wake-ups: an eventfd on Linux, a pipe elsewhere; poking is async-signal-safe
-struct waker
-{
-    int                 rd;
-    int                 wr;
-};
-
-static struct waker     main_waker = { -1, -1 };    // poked by signals and by other threads
-static struct waker     recv_waker = { -1, -1 };    // poked by main after a rebuild
-
-// Requests to the supervisor: set by signal handlers and threads, consumed by main
-static volatile sig_atomic_t term_signal;   // signal handler: SIGTERM or SIGINT number
-static volatile sig_atomic_t hup_signal;    // signal handler: SIGHUP
-static _Atomic int      rebuild_wanted;     // send: stale errors reached -E
-static _Atomic int      watchdog_wanted;    // status: a heartbeat looked old
+// Requests to main
+static volatile sig_atomic_t term_signal;       // SIGTERM or SIGINT number
+static volatile sig_atomic_t hup_signal;        // SIGHUP seen
+static _Atomic int      rebuild_wanted;         // stale send errors reached -E
+static _Atomic unsigned watchdog_wanted;        // bit per thread: stalled, rebuild the sockets
 
 // Files we created and must remove on exit; main only
-static int              pidfile_fd = -1;
 static int              pidfile_ours;
 static int              usocket_fd = -1;
 static int              usocket_ours;
 static int              usocket_spare = -1;     // main opens it; then the status thread's alone
 static FILE *           output;
 
-// Re-execution in place: state carried across execve in the environment
-struct reexec_state
+// Remove the files we created (exit paths)
+static void
+cleanup_files(void)
 {
-    unsigned            count;          // re-executions so far
-    uint64_t            last;           // monotonic ms of the last one
-    uint32_t            generation;     // socket generation before it
-    unsigned            seq;            // next sequence number to send
-    int                 window_fd;      // the statistics window, or -1
-    int                 usocket_fd;     // the listening status socket, or -1
-};
+    if (usocket_ours && cfg.usocket)
+    {
+        (void) unlink(cfg.usocket);
+    }
+    if (pidfile_ours && cfg.pidfile)
+    {
+        (void) unlink(cfg.pidfile);
+    }
+}
 
-static struct reexec_state reexec;      // main, at start
-static int              reexecuted;     // main, at start: 1 if this image came from a re-exec
-static char             reexec_env[128];
-static char **          reexec_envp;    // prepared at start so exec needs no allocation
-static _Atomic int      reexec_busy;    // whichever thread re-executes first
-static _Atomic int      reexec_deferred_logged;
+// Exit on SIGTERM or SIGINT (main, outside the handler): remove our files,
+// say so, and go
+static void
+shutdown_on_signal(
+    int                 sig)
+{
+    cleanup_files();
+    logmsg(LL_EXIT, sig);
+    _exit(0);
+}
+
+// Saved for a restart in place; written once in main()
+static char **          saved_argv;
+static char             self_path[PATH_MAX];
+
+// Signal masks, made once by main before any thread starts: every thread
+// but main blocks the daemon's signals; main takes them only inside its
+// ppoll(), and a thread that may be woken unblocks SIGWAKE for its wait
+static sigset_t         mask_daemon;            // SIGTERM, SIGINT, SIGHUP, SIGWAKE
+static sigset_t         mask_wakeable;          // the same without SIGWAKE
 
 
-//
 // Heartbeat of the calling thread
-//
 static void
 beat(
-    int                 slot)
+    int                 t)
 {
-    atomic_store_explicit(&beats[slot].beat, now_ms(), memory_order_relaxed);
+    atomic_store_explicit(&threads[t].beat, now_ms(), memory_order_relaxed);
 }
 
-
-//
-// Name the calling thread (seen in /proc, ps -H, top -H)
-//
+// Name the calling thread (seen in /proc, ps -H, top -H) and note its id
 static void
 thread_name(
-    const char *        name)
+    int                 t)
 {
 #if defined(__linux__)
-    pthread_setname_np(pthread_self(), name);
+    atomic_store(&threads[t].kernel_tid, (int) syscall(SYS_gettid));
+    pthread_setname_np(pthread_self(), threads[t].name);
 #elif defined(__FreeBSD__)
-    pthread_set_name_np(pthread_self(), name);
-#else
-    (void) name;
+    pthread_set_name_np(pthread_self(), threads[t].name);
 #endif
 }
 
-
-//
-// Wakers
-//
-static int
-waker_open(
-    struct waker *      w)
-{
-#if defined(__linux__)
-    w->rd = w->wr = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    return w->rd < 0 ? -1 : 0;
-#else
-    int                 fds[2];
-
-    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
-    {
-        return -1;
-    }
-    w->rd = fds[0];
-    w->wr = fds[1];
-    return 0;
-#endif
-}
-
+// Interrupt a thread's blocking call (SIGWAKE: the handler does nothing,
+// the call returns EINTR and the thread looks at its requests)
 static void
-waker_poke(
-    struct waker *      w)
+thread_wake(
+    int                 t)
 {
-    int                 saved = errno;
-#if defined(__linux__)
-    uint64_t            one = 1;
-
-    (void) !write(w->wr, &one, sizeof(one));
-#else
-    char                one = 1;
-
-    (void) !write(w->wr, &one, 1);
-#endif
-    errno = saved;
-}
-
-static void
-waker_drain(
-    struct waker *      w)
-{
-    char                buf[64];
-
-    while (read(w->rd, buf, sizeof(buf)) > 0)
+    if (atomic_load_explicit(&threads[t].running, memory_order_acquire))
     {
+        (void) pthread_kill(threads[t].handle, SIGWAKE);
     }
 }
 
-
-//
-// Sleep until a monotonic time in microseconds, at most one slice
-//
+// Sleep until a monotonic time in microseconds, at most one slice.  With
+// wake set, SIGWAKE ends the sleep early (it is blocked outside this call,
+// so one sent just before is not lost).
 static void
 sleep_until(
-    uint64_t            deadline_us)
+    uint64_t            deadline_us,
+    int                 wake)
 {
-    uint64_t            limit = now_us() + (uint64_t) SLICE_MS * 1000u;
+    uint64_t            now = now_us();
     struct timespec     ts;
 
-    if (deadline_us > limit)
+    if (deadline_us <= now)
     {
-        deadline_us = limit;
+        return;
     }
-    ts.tv_sec = (time_t) (deadline_us / 1000000u);
-    ts.tv_nsec = (long) (deadline_us % 1000000u) * 1000;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    if (deadline_us - now > (uint64_t) SLICE_MS * 1000u)
     {
+        deadline_us = now + (uint64_t) SLICE_MS * 1000u;
     }
+    ts.tv_sec = (time_t) ((deadline_us - now) / 1000000u);
+    ts.tv_nsec = (long) ((deadline_us - now) % 1000000u) * 1000;
+    (void) ppoll(NULL, 0, &ts, wake ? &mask_wakeable : NULL);
 }
 
 
 //
-// ICMP packets
+// 5. ICMP packets, sockets and the rebuild step
 //
 
 // Internet checksum (RFC 1071)
@@ -1378,40 +1574,16 @@ echo_reply_parse(
     return 0;
 }
 
-// Same IPv6 address?  For link-local addresses bytes 2 and 3 are ignored:
-// FreeBSD's kernel may hand them over with the scope embedded there
-static int
-in6_same(
-    const uint8_t *     a,
-    const uint8_t *     b)
-{
-    if (a[0] == 0xfe && (a[1] & 0xc0) == 0x80 && b[0] == 0xfe && (b[1] & 0xc0) == 0x80)
-    {
-        return memcmp(a, b, 2) == 0 && memcmp(a + 4, b + 4, 12) == 0;
-    }
-    return memcmp(a, b, 16) == 0;
-}
-
-// Is the sender of a datagram the destination host?  Addresses only: the
-// IPv6 scope of a link-local sender is the receiving interface.
+// Is the sender of a datagram the destination host?  Addresses only (see
+// addr_equal)
 static int
 addr_same_host(
     const struct sockaddr_storage * dest,
     const struct sockaddr_storage * from,
     socklen_t           fromlen)
 {
-    if (from->ss_family != dest->ss_family)
-    {
-        return 0;
-    }
-    if (dest->ss_family == AF_INET)
-    {
-        return fromlen >= (socklen_t) sizeof(struct sockaddr_in) &&
-               ((const struct sockaddr_in *) from)->sin_addr.s_addr == ((const struct sockaddr_in *) dest)->sin_addr.s_addr;
-    }
-    return fromlen >= (socklen_t) sizeof(struct sockaddr_in6) &&
-           in6_same(((const struct sockaddr_in6 *) from)->sin6_addr.s6_addr,
-                    ((const struct sockaddr_in6 *) dest)->sin6_addr.s6_addr);
+    return sockaddr_is((const struct sockaddr *) from, fromlen, dest->ss_family,
+                       sockaddr_bytes((const struct sockaddr *) dest, sizeof(*dest)));
 }
 
 // Identifier of a socket generation: the first is the pid's low 16 bits as
@@ -1496,15 +1668,17 @@ clock_offset_us(
 #endif
 
 // Monotonic receive time of a datagram in microseconds: the kernel's stamp
-// when there is a plausible one (not in the future, under a slice old),
-// else now.  Linux stamps in CLOCK_REALTIME: converted with the offset of
-// the two clocks measured now, unless that moved by more than a
-// millisecond since the last datagram (a clock step: this one takes now).
-// *offset carries the offset between calls.
+// when it is plausible (not in the future and at most max_age old: a reply
+// queued while the whole process was stopped keeps its true time), else
+// now.  Linux stamps in CLOCK_REALTIME: converted with the offset of the two
+// clocks measured now, unless that moved by more than a millisecond since
+// the last datagram (a clock step: this one takes now).  *offset carries the
+// offset between calls.
 static uint64_t
 rx_stamp_us(
     struct msghdr *     msg,
     uint64_t            now,
+    uint64_t            max_age,
     int64_t *           offset)
 {
     struct cmsghdr *    cm;
@@ -1551,7 +1725,7 @@ rx_stamp_us(
         (void) offset;
         break;
 #endif
-        return stamp <= now && now - stamp < (uint64_t) SLICE_MS * 1000u ? stamp : now;
+        return stamp <= now && now - stamp <= max_age ? stamp : now;
     }
     return now;
 }
@@ -1561,10 +1735,12 @@ rx_stamp_us(
 // ICMP sockets: open, bind, rebuild
 //
 
-// Open one raw ICMP socket for the configured family, non-blocking and
-// close-on-exec, with enlarged buffers and a kernel filter passing only echo
-// replies (or nothing, for a send-only socket); bound if bind_len is set.
-// Returns the descriptor, or -1 with errno set and *stage naming the call.
+// Open one raw ICMP socket for the configured family, non-blocking unless
+// it is a receiving socket (the receive thread blocks in recvmsg, woken at
+// least once per slice by its timeout), close-on-exec, with enlarged buffers
+// and a kernel filter passing only echo replies (or nothing, for a
+// send-only socket); bound if bind_len is set.  Returns the descriptor, or
+// -1 with errno set and *stage naming the call.
 static int
 icmp_socket_open(
     const struct sockaddr_storage * bind_addr,
@@ -1574,10 +1750,9 @@ icmp_socket_open(
 {
     int                 fd;
     int                 size = SOCKBUF_SIZE;
-    int                 saved;
 
     *stage = "socket";
-    fd = socket(cfg.family, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK,
+    fd = socket(cfg.family, SOCK_RAW | SOCK_CLOEXEC | (receive ? 0 : SOCK_NONBLOCK),
                 cfg.family == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6);
     if (fd < 0)
     {
@@ -1608,6 +1783,9 @@ icmp_socket_open(
 
     if (receive)
     {
+        struct timeval  slice = { SLICE_MS / 1000, (SLICE_MS % 1000) * 1000 };
+
+        (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof(slice));
         rx_stamps_enable(fd);
     }
 
@@ -1616,9 +1794,7 @@ icmp_socket_open(
         *stage = "bind";
         if (bind(fd, (const struct sockaddr *) bind_addr, bind_len) < 0)
         {
-            saved = errno;
-            close(fd);
-            errno = saved;
+            close_keep_errno(fd);
             return -1;
         }
     }
@@ -1645,11 +1821,11 @@ addrs_resolve_now(
     return 0;
 }
 
-// Open and bind a pair of probe sockets from freshly resolved address
-// strings (scope ids change when an interface is recreated).  Returns 0,
-// or -1 with errno set and *stage naming the failing call.
+// Open and bind a send and a receive socket from freshly resolved address
+// strings.  Returns 0 (with the destination's scope in *scope), or -1 with
+// errno set and *stage naming the failing call.
 static int
-probe_socks_open(
+icmp_socks_open(
     int *               send_fd,
     int *               recv_fd,
     uint32_t *          scope,
@@ -1659,7 +1835,6 @@ probe_socks_open(
     struct sockaddr_storage bind_addr;
     socklen_t           dest_len;
     socklen_t           bind_len;
-    int                 saved;
 
     *stage = "resolve";
     if (addrs_resolve_now(&dest, &dest_len, &bind_addr, &bind_len))
@@ -1677,9 +1852,7 @@ probe_socks_open(
     *recv_fd = icmp_socket_open(&bind_addr, bind_len, 1, stage);
     if (*recv_fd < 0)
     {
-        saved = errno;
-        close(*send_fd);
-        errno = saved;
+        close_keep_errno(*send_fd);
         return -1;
     }
     return 0;
@@ -1699,15 +1872,17 @@ fd_replace(
 #else
     rc = dup3(newfd, fixed, O_CLOEXEC);
 #endif
-    close(newfd);
+    close_keep_errno(newfd);
     return rc < 0 ? -1 : 0;
 }
 
-// Rebuild: new sockets first, then retire the old ones by moving the new
-// ones onto the same descriptor numbers; new identifier, same window and
-// sequence.  Returns 0, or -1 with errno set and *stage naming the call.
+// The rebuild step: new sockets first, then retire the old ones by moving
+// the new ones onto the same descriptor numbers, so no thread ever uses a
+// closed descriptor; a new identifier; the window and the sequence stay.
+// The receive thread is woken so it leaves a blocking read on the old
+// socket.  Returns 0, or -1 with errno set and *stage naming the call.
 static int
-probe_socks_rebuild(
+icmp_socks_rebuild(
     const char **       stage)
 {
     int                 send_fd;
@@ -1717,97 +1892,193 @@ probe_socks_rebuild(
     uint32_t            idents;
     uint16_t            ident;
 
-    if (probe_socks_open(&send_fd, &recv_fd, &scope, stage))
+    if (icmp_socks_open(&send_fd, &recv_fd, &scope, stage))
     {
         return -1;
     }
     *stage = "dup3";
-    if (fd_replace(send_fd, probe.send_fd))
+    if (fd_replace(send_fd, icmp.send_fd))
     {
-        int     saved = errno;
-
-        close(recv_fd);
-        errno = saved;
+        close_keep_errno(recv_fd);
         return -1;
     }
-    if (fd_replace(recv_fd, probe.recv_fd))
+    if (fd_replace(recv_fd, icmp.recv_fd))
     {
         return -1;
     }
 
-    generation = atomic_load(&probe.generation) + 1;
-    ident = ident_for(probe.ident_base, generation);
-    idents = atomic_load(&probe.idents);
-    atomic_store(&probe.idents, (uint32_t) ident << 16 | idents >> 16);
-    atomic_store(&probe.dest_scope, scope);
-    atomic_store(&probe.generation, generation);
-    atomic_store(&probe.stale_errors, 0);
-    atomic_store(&probe.usable, 1);
-    waker_poke(&recv_waker);
+    generation = atomic_load(&icmp.generation) + 1;
+    ident = ident_for(icmp.ident_base, generation);
+    idents = atomic_load(&icmp.idents);
+    atomic_store(&icmp.idents, (uint32_t) ident << 16 | idents >> 16);
+    atomic_store(&icmp.dest_scope, scope);
+    atomic_store(&icmp.generation, generation);
+    atomic_store(&icmp.stale_errors, 0);
+    atomic_store(&icmp.real, 1);
+    thread_wake(TH_RECV);
     return 0;
 }
 
 
 //
-// A failed send: count stale-path errors for the rebuild trigger (and wake
-// the supervisor once -E is reached); log the first error of a run in the
-// upstream format, then a summary at most once a minute
+// The fresh-socket check for a silent black hole: one echo request from a
+// newly opened socket with an identifier that is neither the current nor
+// the previous one.  If it is answered while the current identifier stays
+// silent, the old sockets (or state keyed on their identifier) are the
+// problem.
 //
-struct send_errors
-{
-    uint64_t            logged;         // ms of the last error line; 0 outside an error run
-    unsigned long       since;          // errors since that line
-};
 
-static void
-send_error_note(
-    int                 err,
-    uint64_t            ms,
-    struct send_errors * run)
+// Identifier for the check
+static uint16_t
+check_ident(void)
 {
-    atomic_store(&probe.last_errno, err);
-    if (errno_is_stale(err))
+    uint32_t            idents = atomic_load(&icmp.idents);
+    uint16_t            ident = (uint16_t) ((idents >> 16) ^ 0x5555u);
+
+    return ident == (uint16_t) idents ? (uint16_t) (ident ^ 0x0f0fu) : ident;
+}
+
+// Open a socket and send the check's request; the socket, or -1
+static int
+check_send(
+    uint16_t            ident)
+{
+    struct sockaddr_storage dest;
+    struct sockaddr_storage bind_addr;
+    socklen_t           dest_len;
+    socklen_t           bind_len;
+    const char *        stage;
+    uint8_t *           packet;
+    size_t              len;
+    ssize_t             rc;
+    int                 fd;
+
+    if (addrs_resolve_now(&dest, &dest_len, &bind_addr, &bind_len))
     {
-        unsigned        count = atomic_fetch_add(&probe.stale_errors, 1) + 1;
+        return -1;
+    }
+    fd = icmp_socket_open(&bind_addr, bind_len, 1, &stage);
+    if (fd < 0)
+    {
+        return -1;
+    }
+    (void) fcntl(fd, F_SETFL, O_NONBLOCK);
+    packet = calloc(1, ICMP_HDR_LEN + cfg.data_len);
+    if (packet == NULL)
+    {
+        close(fd);
+        return -1;
+    }
+    len = echo_build(cfg.family, packet, cfg.data_len, ident, 0);
+    rc = sendto(fd, packet, len, 0, (struct sockaddr *) &dest, dest_len);
+    free(packet);
+    if (rc < 0)
+    {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
 
-        if (cfg.send_error_limit && count >= cfg.send_error_limit)
+// Read what arrived on the check's socket; 1 when its answer is there
+static int
+check_answered(
+    int                 fd,
+    uint16_t            ident)
+{
+    uint8_t             buf[2048];
+    int                 i;
+
+    for (i = 0; i < 64; i++)
+    {
+        struct sockaddr_storage from;
+        socklen_t       fromlen = sizeof(from);
+        struct echo_reply reply;
+        ssize_t         len;
+
+        len = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fromlen);
+        if (len < 0)
         {
-            atomic_store(&rebuild_wanted, 1);
-            waker_poke(&main_waker);
+            return 0;
+        }
+        if (echo_reply_parse(cfg.family, buf, (size_t) len, &reply) == 0 && reply.ident == ident &&
+            addr_same_host(&cfg.dest, &from, fromlen))
+        {
+            return 1;
         }
     }
-    else
-    {
-        atomic_store(&probe.stale_errors, 0);
-    }
-
-    if (run->logged == 0)
-    {
-        logmsg(LOG_WARNING, "%s%s: sendto error: %d", cfg.prefix, cfg.dest_str, err);
-        run->logged = ms;
-        run->since = 0;
-        return;
-    }
-    run->since++;
-    if (ms - run->logged >= SUMMARY_MS)
-    {
-        // A rebuild line in the last minute already tells the story
-        if (elapsed_since(ms, atomic_load(&probe.last_rebuild_log)) >= SUMMARY_MS)
-        {
-            logmsg(LOG_WARNING, "%s%s: sendto error: %d (%s), %lu more in the last %lus",
-                   cfg.prefix, cfg.dest_str, err, strerror(err), run->since,
-                   (unsigned long) ((ms - run->logged) / 1000u));
-        }
-        run->logged = ms;
-        run->since = 0;
-    }
+    return 0;
 }
 
 
 //
-// Send thread: one echo request every send interval.  A failed send still
-// takes its slot, which turns into a loss.
+// 6. Worker threads.  Each is a plain loop that beats its heartbeat at
+// least once per slice; none holds a lock, and every blocking call has a
+// timeout (or is marked as outside our control).
 //
+
+// The next run of a periodic task: one interval on; after a stall that
+// missed whole intervals, now (once) rather than a burst of catch-up runs
+static uint64_t
+periodic_next(
+    uint64_t            next,
+    uint64_t            interval,
+    uint64_t            now)
+{
+    next += interval;
+    return next < now ? now : next;
+}
+
+
+//
+// Send thread: one echo request every send interval.  Every request takes
+// its slot, sent or not: one that fails, or is held back while the bind
+// address is gone, turns into a loss, as stock's status line would show.
+//
+
+// A failed send: count stale-path errors for the rebuild trigger (and wake
+// main once -E is reached); log the first error of a run in the upstream
+// format, then a summary at most once a minute
+static void
+send_error_note(
+    int                 err,
+    uint64_t            ms,
+    struct ratelimit *  run)
+{
+    uint64_t            previous = run->last;
+    unsigned long       held;
+
+    atomic_store(&icmp.last_errno, err);
+    if (errno_is_stale(err))
+    {
+        unsigned        count = atomic_fetch_add(&icmp.stale_errors, 1) + 1;
+
+        if (cfg.send_error_limit && count >= cfg.send_error_limit)
+        {
+            atomic_store(&rebuild_wanted, 1);
+            thread_wake(TH_MAIN);
+        }
+    }
+    else
+    {
+        atomic_store(&icmp.stale_errors, 0);
+    }
+
+    if (!ratelimit_pass(run, ms, SUMMARY_MS, &held))
+    {
+        return;
+    }
+    if (previous == 0 || held == 0)
+    {
+        log_dest(LL_D_SENDTO, err);
+    }
+    else if (elapsed_since(ms, atomic_load(&icmp.last_rebuild_log)) >= SUMMARY_MS)
+    {
+        // (a rebuild line in the last minute already tells the story)
+        log_dest(LL_D_SENDTO_MORE, err, strerror(err), held, (unsigned long) ((ms - previous) / 1000u));
+    }
+}
+
 static void *
 send_thread(
     void *              arg)
@@ -1816,15 +2087,15 @@ send_thread(
     uint8_t *           packet;
     uint64_t            next;
     uint64_t            interval = (uint64_t) cfg.send_interval * 1000u;
-    struct send_errors  errors = { 0, 0 };
-    unsigned            seq = atomic_load(&probe.next_seq) % cfg.seq_limit;
+    struct ratelimit    errors = { 0, 0 };
+    unsigned            seq = atomic_load(&icmp.next_seq) % cfg.seq_limit;
 
     (void) arg;
-    thread_name("send");
+    thread_name(TH_SEND);
     packet = calloc(1, ICMP_HDR_LEN + cfg.data_len);
     if (packet == NULL)
     {
-        logmsg(LOG_ERR, "send thread: out of memory");
+        logmsg("send thread: out of memory");
         abort();
     }
     memcpy(&dest, &cfg.dest, sizeof(dest));
@@ -1838,78 +2109,83 @@ send_thread(
 
         beat(TH_SEND);
         now = now_us();
+        if (atomic_load_explicit(&icmp.send_now, memory_order_relaxed) && atomic_exchange(&icmp.send_now, 0))
+        {
+            next = now;
+        }
         if (now < next)
         {
-            sleep_until(next);
+            sleep_until(next, 1);
             continue;
         }
 
-        ident = (uint16_t) (atomic_load_explicit(&probe.idents, memory_order_relaxed) >> 16);
+        ident = (uint16_t) (atomic_load_explicit(&icmp.idents, memory_order_relaxed) >> 16);
         if (cfg.family == AF_INET6)
         {
-            ((struct sockaddr_in6 *) &dest)->sin6_scope_id = atomic_load_explicit(&probe.dest_scope, memory_order_relaxed);
+            ((struct sockaddr_in6 *) &dest)->sin6_scope_id = atomic_load_explicit(&icmp.dest_scope, memory_order_relaxed);
         }
         len = echo_build(cfg.family, packet, cfg.data_len, ident, (uint16_t) seq);
         slot_mark_sent(&window.slots[seq % window.count], seq, now_us());
-        if (!atomic_load_explicit(&probe.usable, memory_order_relaxed))
+        if (!atomic_load_explicit(&icmp.real, memory_order_relaxed) ||
+            atomic_load_explicit(&icmp.hold, memory_order_relaxed))
         {
-            // No usable socket yet: the probe counts as sent and lost
+            // No socket to send from, or the bind address is gone: counted, not sent
         }
-        else if (sendto(probe.send_fd, packet, len, 0, (struct sockaddr *) &dest, cfg.dest_len) >= 0)
+        else if (sendto(icmp.send_fd, packet, len, 0, (struct sockaddr *) &dest, cfg.dest_len) >= 0)
         {
-            atomic_store(&probe.stale_errors, 0);
-            atomic_store(&probe.last_send_ok, now_ms());
-            errors.logged = 0;
+            atomic_store_explicit(&icmp.stale_errors, 0, memory_order_relaxed);
+            atomic_store_explicit(&icmp.last_send_ok, now_ms(), memory_order_relaxed);
+            ratelimit_reset(&errors);
         }
         else
         {
             send_error_note(errno, now_ms(), &errors);
         }
-        now = now_us();
 
         seq = (seq + 1) % cfg.seq_limit;
-        atomic_store_explicit(&probe.next_seq, seq, memory_order_relaxed);
-        next += interval;
-        if (next + interval < now)
-        {
-            // Stalled for a while: carry on from now rather than in a burst
-            next = now;
-        }
+        atomic_store_explicit(&icmp.next_seq, seq, memory_order_relaxed);
+        next = periodic_next(next, interval, now_us());
     }
     return NULL;
 }
 
 
 //
-// Receive thread: reads replies, accepts only echo replies from the
-// destination carrying the current (or previous) identifier, and records
-// their latency.  It polls with a timeout so it beats while idle, and a
-// waker so it moves to new sockets at once after a rebuild.
+// Receive thread: a blocking read (its timeout is the slice, so it beats
+// while idle; a rebuild interrupts it with SIGWAKE so it moves to the new
+// socket at once).  It accepts only echo replies from the destination
+// carrying the current (or previous) identifier, and records their latency.
 //
+struct recv_state
+{
+    struct ratelimit    duplicates;
+    struct ratelimit    errors;
+    int64_t             clock_offset;   // see rx_stamp_us()
+    unsigned            retired_seq;    // read from a socket retired meanwhile: its copy
+                                        // on the new socket is no duplicate
+};
+
 static void
 recv_process(
+    struct recv_state * rs,
     const uint8_t *     buf,
     size_t              len,
     const struct sockaddr_storage * from,
     socklen_t           fromlen,
     uint64_t            recv_us,
-    uint64_t *          dup_logged,
-    unsigned long *     dup_count)
+    int                 retired)
 {
     struct echo_reply   reply;
     uint32_t            idents;
-    uint16_t            current;
-    uint16_t            previous;
+    unsigned long       held;
     int                 rc;
 
     if (echo_reply_parse(cfg.family, buf, len, &reply))
     {
         return;
     }
-    idents = atomic_load_explicit(&probe.idents, memory_order_relaxed);
-    current = (uint16_t) (idents >> 16);
-    previous = (uint16_t) idents;
-    if (reply.ident != current && reply.ident != previous)
+    idents = atomic_load_explicit(&icmp.idents, memory_order_relaxed);
+    if (reply.ident != (uint16_t) (idents >> 16) && reply.ident != (uint16_t) idents)
     {
         return;
     }
@@ -1921,26 +2197,19 @@ recv_process(
     rc = slot_mark_received(&window.slots[reply.seq % window.count], reply.seq, recv_us);
     if (rc > 0)
     {
-        atomic_store(&probe.last_reply, recv_us / 1000u);
-        if (atomic_load_explicit(&probe.reply_wanted, memory_order_relaxed) &&
-            atomic_exchange(&probe.reply_wanted, 0))
+        rs->retired_seq = retired ? reply.seq : UINT_MAX;
+        atomic_store(&icmp.last_reply, recv_us / 1000u);
+        if (atomic_load_explicit(&icmp.reply_wanted, memory_order_relaxed) &&
+            atomic_exchange(&icmp.reply_wanted, 0))
         {
-            // The supervisor is waiting to see the trouble end
-            waker_poke(&main_waker);
+            // The supervisor is waiting to see replies again
+            thread_wake(TH_MAIN);
         }
     }
-    else if (rc == 0)
+    else if (rc == 0 && reply.seq != rs->retired_seq &&
+             ratelimit_pass(&rs->duplicates, recv_us / 1000u, SUMMARY_MS, &held))
     {
-        uint64_t        ms = recv_us / 1000u;
-
-        (*dup_count)++;
-        if (*dup_logged == 0 || ms - *dup_logged >= SUMMARY_MS)
-        {
-            logmsg(LOG_WARNING, "%s%s: duplicate echo reply (sequence %u), %lu since the last such line",
-                   cfg.prefix, cfg.dest_str, reply.seq, *dup_count);
-            *dup_logged = ms;
-            *dup_count = 0;
-        }
+        log_dest(LL_D_DUPLICATE, reply.seq, held + 1);
     }
 }
 
@@ -1948,80 +2217,67 @@ static void *
 recv_thread(
     void *              arg)
 {
+    struct recv_state   rs;
     uint8_t *           buf;
-    uint64_t            dup_logged = 0;
-    unsigned long       dup_count = 0;
-    uint64_t            err_logged = 0;
-    int64_t             clock_offset = 0;
+    uint64_t            max_age = (uint64_t) cfg.time_period * 1000u;
+    sigset_t            wake;
 
     (void) arg;
-    thread_name("recv");
+    thread_name(TH_RECV);
+    memset(&rs, 0, sizeof(rs));
+    rs.retired_seq = UINT_MAX;
     buf = malloc(PACKET_MAX);
     if (buf == NULL)
     {
-        logmsg(LOG_ERR, "recv thread: out of memory");
+        logmsg("recv thread: out of memory");
         abort();
     }
+    sigemptyset(&wake);
+    sigaddset(&wake, SIGWAKE);
+    pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 
     for (;;)
     {
-        struct pollfd   pfd[2];
-        int             i;
+        struct sockaddr_storage from;
+        struct iovec    iov = { buf, PACKET_MAX };
+        union
+        {
+            char        space[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(64)];
+            struct cmsghdr align;
+        }               ctl;
+        struct msghdr   msg;
+        ssize_t         len;
+        uint32_t        generation;
+        unsigned long   held;
 
         beat(TH_RECV);
-        pfd[0].fd = probe.recv_fd;
-        pfd[0].events = POLLIN;
-        pfd[1].fd = recv_waker.rd;
-        pfd[1].events = POLLIN;
-        if (poll(pfd, 2, SLICE_MS) <= 0)
+        memset(&msg, 0, sizeof(msg));
+        msg.msg_name = &from;
+        msg.msg_namelen = sizeof(from);
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = ctl.space;
+        msg.msg_controllen = sizeof(ctl.space);
+        generation = atomic_load_explicit(&icmp.generation, memory_order_relaxed);
+        len = recvmsg(icmp.recv_fd, &msg, 0);
+        if (len < 0)
         {
-            continue;
-        }
-        if (pfd[1].revents)
-        {
-            waker_drain(&recv_waker);
-        }
-        if (pfd[0].revents == 0)
-        {
-            continue;
-        }
-
-        // Drain what is queued, bounded so the heartbeat keeps going
-        for (i = 0; i < 256; i++)
-        {
-            struct sockaddr_storage from;
-            struct iovec iov = { buf, PACKET_MAX };
-            union
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
             {
-                char    space[CMSG_SPACE(sizeof(struct timespec)) + CMSG_SPACE(64)];
-                struct cmsghdr align;
-            }           ctl;
-            struct msghdr msg;
-            ssize_t     len;
-
-            memset(&msg, 0, sizeof(msg));
-            msg.msg_name = &from;
-            msg.msg_namelen = sizeof(from);
-            msg.msg_iov = &iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = ctl.space;
-            msg.msg_controllen = sizeof(ctl.space);
-            len = recvmsg(probe.recv_fd, &msg, 0);
-            if (len < 0)
-            {
-                uint64_t ms = now_ms();
-
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                    (err_logged == 0 || ms - err_logged >= SUMMARY_MS))
-                {
-                    logmsg(LOG_WARNING, "%s%s: recvfrom error: %d", cfg.prefix, cfg.dest_str, errno);
-                    err_logged = ms;
-                }
-                break;
+                // The slice passed, or a rebuild woke us
+                continue;
             }
-            recv_process(buf, (size_t) len, &from, msg.msg_namelen,
-                         rx_stamp_us(&msg, now_us(), &clock_offset), &dup_logged, &dup_count);
+            if (ratelimit_pass(&rs.errors, now_ms(), SUMMARY_MS, &held))
+            {
+                log_dest(LL_D_RECVFROM, errno);
+            }
+            // A persistent error must not spin: look again shortly
+            sleep_until(now_us() + 100000u, 1);
+            continue;
         }
+        recv_process(&rs, buf, (size_t) len, &from, msg.msg_namelen,
+                     rx_stamp_us(&msg, now_us(), max_age, &rs.clock_offset),
+                     generation != atomic_load_explicit(&icmp.generation, memory_order_relaxed));
     }
     return NULL;
 }
@@ -2039,7 +2295,7 @@ report_thread(
     uint64_t            next = now_us() + interval;
 
     (void) arg;
-    thread_name("report");
+    thread_name(TH_REPORT);
     for (;;)
     {
         struct stats    st;
@@ -2050,7 +2306,7 @@ report_thread(
         now = now_us();
         if (now < next)
         {
-            sleep_until(next);
+            sleep_until(next, 0);
             continue;
         }
 
@@ -2058,7 +2314,7 @@ report_thread(
         stats_format(&st, line, sizeof(line));
 
         // The output may block (a pipe nobody reads): not a stall of ours
-        atomic_store(&beats[TH_REPORT].outside, 1);
+        atomic_store(&threads[TH_REPORT].outside, 1);
         if (cfg.rewind_output)
         {
             rewind(output);
@@ -2075,73 +2331,21 @@ report_thread(
             }
         }
         beat(TH_REPORT);
-        atomic_store(&beats[TH_REPORT].outside, 0);
-
-        next += interval;
-        if (next + interval < now)
-        {
-            next = now + interval;
-        }
+        atomic_store(&threads[TH_REPORT].outside, 0);
+        next = periodic_next(next, interval, now_us());
     }
     return NULL;
 }
 
 
 //
-// Alert command: run through /bin/sh -c as system() would, with default
-// signal dispositions for the child, while the thread is marked as outside
+// Alert thread: every alert interval, compare the statistics with -D and
+// -L, hold alarms after their cause clears, log and run -C on changes.
 //
-static void
-alert_command_run(
-    const char *        cmdline)
-{
-    posix_spawnattr_t   attr;
-    sigset_t            mask;
-    sigset_t            defaults;
-    char *              args[4];
-    pid_t               pid;
-    int                 status;
-    int                 rc;
 
-    args[0] = (char *) "sh";
-    args[1] = (char *) "-c";
-    args[2] = (char *) cmdline;
-    args[3] = NULL;
-
-    sigemptyset(&mask);
-    sigemptyset(&defaults);
-    sigaddset(&defaults, SIGPIPE);
-    sigaddset(&defaults, SIGHUP);
-    sigaddset(&defaults, SIGTERM);
-    sigaddset(&defaults, SIGINT);
-    posix_spawnattr_init(&attr);
-    posix_spawnattr_setsigmask(&attr, &mask);
-    posix_spawnattr_setsigdefault(&attr, &defaults);
-    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-    atomic_store(&beats[TH_ALERT].outside, 1);
-    rc = posix_spawn(&pid, "/bin/sh", NULL, &attr, args, environ);
-    posix_spawnattr_destroy(&attr);
-    if (rc != 0)
-    {
-        logmsg(LOG_WARNING, "%s%s: alert command: /bin/sh: %s", cfg.prefix, cfg.dest_str, strerror(rc));
-    }
-    else
-    {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        {
-        }
-    }
-    beat(TH_ALERT);
-    atomic_store(&beats[TH_ALERT].outside, 0);
-}
-
-
-//
 // Alarm hold bookkeeping, one alarm: the counter restarts while the
 // condition holds and counts down once it is false.  Returns 1 when an
 // alert must fire (the alarm started, or its counter reached 0).
-//
 static int
 alarm_step(
     unsigned *          counter,
@@ -2174,11 +2378,55 @@ alarm_hold_checks(
     return checks ? (unsigned) checks : 1;
 }
 
+// Run the alert command through /bin/sh -c as system() would, with default
+// signal dispositions and an empty mask for the child, while the thread is
+// marked as outside our control (pfSense's script may take many seconds)
+static void
+alert_command_run(
+    const char *        cmdline)
+{
+    posix_spawnattr_t   attr;
+    sigset_t            mask;
+    sigset_t            defaults;
+    char *              args[4];
+    pid_t               pid;
+    int                 status;
+    int                 rc;
 
-//
-// Alert thread: every alert interval, compare the statistics with -D and
-// -L, hold alarms after their cause clears, log and run -C on changes.
-//
+    args[0] = (char *) "sh";
+    args[1] = (char *) "-c";
+    args[2] = (char *) cmdline;
+    args[3] = NULL;
+
+    sigemptyset(&mask);
+    sigemptyset(&defaults);
+    sigaddset(&defaults, SIGPIPE);
+    sigaddset(&defaults, SIGHUP);
+    sigaddset(&defaults, SIGTERM);
+    sigaddset(&defaults, SIGINT);
+    sigaddset(&defaults, SIGWAKE);
+    posix_spawnattr_init(&attr);
+    posix_spawnattr_setsigmask(&attr, &mask);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    atomic_store(&threads[TH_ALERT].outside, 1);
+    rc = posix_spawn(&pid, "/bin/sh", NULL, &attr, args, environ);
+    posix_spawnattr_destroy(&attr);
+    if (rc != 0)
+    {
+        log_dest(LL_D_ALERT_SPAWN, strerror(rc));
+    }
+    else
+    {
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        {
+        }
+    }
+    beat(TH_ALERT);
+    atomic_store(&threads[TH_ALERT].outside, 0);
+}
+
 static void *
 alert_thread(
     void *              arg)
@@ -2190,26 +2438,23 @@ alert_thread(
     unsigned            loss_hold = 0;
 
     (void) arg;
-    thread_name("alert");
+    thread_name(TH_ALERT);
     for (;;)
     {
         struct stats    st;
         uint64_t        now;
         int             fire = 0;
         int             flag;
+        char *          cmdline = NULL;
 
         beat(TH_ALERT);
         now = now_us();
         if (now < next)
         {
-            sleep_until(next);
+            sleep_until(next, 0);
             continue;
         }
-        next += interval;
-        if (next + interval < now)
-        {
-            next = now + interval;
-        }
+        next = periodic_next(next, interval, now);
 
         stats_now(&st);
         if (cfg.have_latency_alarm)
@@ -2226,156 +2471,126 @@ alert_thread(
         }
 
         flag = latency_hold || loss_hold;
-        logmsg(LOG_WARNING, "%s%s: %s latency %luus stddev %luus loss %lu%%",
-               cfg.prefix, cfg.dest_str, flag ? "Alarm" : "Clear", st.average, st.stddev, st.loss);
-        if (cfg.alert_cmd)
+        log_dest(LL_D_ALARM, flag ? "Alarm" : "Clear", st.average, st.stddev, st.loss);
+        if (cfg.alert_cmd == NULL)
         {
-            char *      cmdline = NULL;
-
-            if (asprintf(&cmdline, "%s %s%s %d %lu %lu %lu", cfg.alert_cmd, cfg.prefix, cfg.dest_str,
-                         flag, st.average, st.stddev, st.loss) < 0)
-            {
-                logmsg(LOG_WARNING, "%s%s: alert command: out of memory", cfg.prefix, cfg.dest_str);
-                continue;
-            }
-            alert_command_run(cmdline);
-            free(cmdline);
+            continue;
         }
+        if (asprintf(&cmdline, "%s %s%s %d %lu %lu %lu", cfg.alert_cmd, cfg.prefix, cfg.dest_str,
+                     flag, st.average, st.stddev, st.loss) < 0)
+        {
+            log_dest(LL_D_ALERT_NOMEM);
+            continue;
+        }
+        alert_command_run(cmdline);
+        free(cmdline);
     }
     return NULL;
 }
 
 
-// The watchdog's side of the status thread, defined with the watchdog
-static void reexec_in_place(const char * thread, uint64_t stalled_ms);
-static uint64_t heartbeat_age(int slot, uint64_t now);
-static uint64_t watchdog_next_due(int first, int last, uint64_t now);
-
-
 //
-// Status thread: every connection gets one report line computed now and is
-// closed; accepted sockets are non-blocking and written with MSG_NOSIGNAL,
-// so no client can stop or stall it.  It also watches the main thread, and
-// on each query checks the send and receive heartbeats.
+// Status thread: it only answers queries.  Every connection gets one report
+// line computed now and is closed; accepted sockets are non-blocking and
+// written with MSG_NOSIGNAL (SO_NOSIGPIPE on FreeBSD), so no client can
+// stop or stall it.  A spare descriptor lets it answer even at the
+// descriptor limit.
 //
+
+// Answer one connection
+static void
+status_answer(
+    int                 fd)
+{
+    struct stats        st;
+    char                line[IDENT_MAX + 80];
+    int                 len;
+
+#if defined(SO_NOSIGPIPE)
+    int                 one = 1;
+
+    (void) setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+#endif
+    stats_now(&st);
+    len = stats_format(&st, line, sizeof(line));
+    (void) !send(fd, line, (size_t) len, MSG_NOSIGNAL);
+    close(fd);
+}
+
 static void *
 status_thread(
     void *              arg)
 {
-    int                 spare = usocket_spare;  // answers a client at the descriptor limit
+    int                 spare = usocket_spare;
 
     (void) arg;
-    thread_name("status");
-
+    thread_name(TH_STATUS);
     for (;;)
     {
-        struct pollfd   pfd;
-        uint64_t        now;
-        uint64_t        due;
+        struct pollfd   pfd = { usocket_fd, POLLIN, 0 };
         int             i;
 
         beat(TH_STATUS);
-        now = now_ms();
-        if (cfg.watchdog_limit && heartbeat_age(TH_MAIN, now) > cfg.watchdog_limit)
-        {
-            reexec_in_place("main", heartbeat_age(TH_MAIN, now));
-        }
-
-        pfd.fd = usocket_fd;
-        pfd.events = POLLIN;
-        due = watchdog_next_due(TH_MAIN, TH_MAIN, now);
-        if (poll(&pfd, 1, due - now < SLICE_MS ? (int) (due - now) : SLICE_MS) <= 0)
+        if (poll(&pfd, 1, SLICE_MS) <= 0)
         {
             continue;
         }
-
         for (i = 0; i < 64; i++)
         {
-            struct stats st;
-            char        line[IDENT_MAX + 80];
-            int         fd;
-            int         len;
+            int         fd = accept4(usocket_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
-            fd = accept4(usocket_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-            if (fd < 0)
+            if (fd < 0 && (errno == EMFILE || errno == ENFILE))
             {
-                if ((errno == EMFILE || errno == ENFILE) && spare >= 0)
-                {
-                    // Use the spare for this client, then take it back
-                    close(spare);
-                    fd = accept4(usocket_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-                    if (fd < 0)
-                    {
-                        int saved = errno;
-
-                        spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
-                        errno = saved;
-                    }
-                    else
-                    {
-                        spare = -1;
-                    }
-                }
-                else if (errno == EMFILE || errno == ENFILE)
+                if (spare < 0)
                 {
                     // No spare: let the client wait instead of spinning
                     (void) poll(NULL, 0, 100);
-                }
-                if (fd < 0)
-                {
-                    if (errno == EINTR || errno == ECONNABORTED)
-                    {
-                        continue;
-                    }
                     break;
                 }
+                // Use the spare for this client, then take it back
+                close(spare);
+                spare = -1;
+                fd = accept4(usocket_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
             }
-
-#if defined(SO_NOSIGPIPE)
+            if (fd < 0)
             {
-                int     one = 1;
-
-                (void) setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+                if (errno == EINTR || errno == ECONNABORTED)
+                {
+                    continue;
+                }
+                if (spare < 0)
+                {
+                    spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
+                }
+                break;
             }
-#endif
-            stats_now(&st);
-            len = stats_format(&st, line, sizeof(line));
-            (void) !send(fd, line, (size_t) len, MSG_NOSIGNAL);
-            close(fd);
+            status_answer(fd);
             if (spare < 0)
             {
                 spare = open("/dev/null", O_RDONLY | O_CLOEXEC);
             }
             beat(TH_STATUS);
         }
-
-        // Let the supervisor look now if a worker seems stuck
-        now = now_ms();
-        if (cfg.watchdog_limit &&
-            (heartbeat_age(TH_SEND, now) > cfg.watchdog_limit || heartbeat_age(TH_RECV, now) > cfg.watchdog_limit))
-        {
-            atomic_store(&watchdog_wanted, 1);
-            waker_poke(&main_waker);
-        }
     }
     return NULL;
 }
 
 
 //
-// Routing watch.  One portable event, and one pure decoder per kernel
-// format that turns a buffer into events, checking every length before a
-// field is read.  Both decoders use their own constants, so both are
-// compiled and tested everywhere; on each system static assertions tie the
-// constants to the system headers.  Events only trigger a re-query of the
-// real interface state, they are never taken as the truth.
+// 7. Routing watch.  One portable event; then, per kernel, a pure decoder
+// that turns a buffer into events (every length checked before a field is
+// read; static assertions tie its constants to that system's headers) and
+// the routing socket's open, read and route query.  Events only trigger a
+// re-query of the real state, they are never taken as the truth.
 //
-enum
+enum route_kind
 {
     ROUTE_LINK_NEW = 1,                 // interface arrived or changed
     ROUTE_LINK_GONE,                    // interface departed
     ROUTE_ADDR_NEW,
     ROUTE_ADDR_GONE,
+    ROUTE_PATH,                         // a route was added, changed or deleted
+    ROUTE_ANSWER,                       // the kernel's answer to our route query
     ROUTE_RESYNC                        // events were lost
 };
 
@@ -2387,13 +2602,22 @@ enum
 struct route_event
 {
     int                 kind;
-    unsigned            index;                  // 0 when unknown
+    unsigned            index;                  // ROUTE_ANSWER: outgoing interface, 0 for no route
     char                name[ROUTE_NAME_MAX];   // "" when the message has none
     unsigned            flags;                  // ROUTE_F_*
-    int                 family;                 // 4, 6, or 0 without an address
+    int                 family;                 // AF_INET, AF_INET6, or 0 without an address
     uint8_t             addr[16];
 };
 
+// Which answers are ours: the sender id the kernel puts on them (netlink
+// port id, or our pid on FreeBSD) and the sequence number of our query
+struct route_query
+{
+    uint32_t            sender;
+    uint32_t            seq;
+};
+
+#if defined(ROUTE_DECODE_LINUX) || defined(ROUTE_DECODE_FREEBSD)
 static uint16_t
 get16(
     const uint8_t *     p)
@@ -2414,6 +2638,7 @@ get32(
     return v;
 }
 
+// Copy an interface name of at most len bytes, stopping at a NUL
 static void
 event_name(
     struct route_event * ev,
@@ -2429,26 +2654,39 @@ event_name(
     memcpy(ev->name, name, n);
     ev->name[n] = '\0';
 }
+#endif
 
 
 //
-// Linux rtnetlink (host byte order, 4-byte alignment)
+// Linux rtnetlink: decoder (host byte order, 4-byte alignment)
 //
-#define NL_HDR_LEN              16
+#if defined(ROUTE_DECODE_LINUX)
+#define NL_HDR_LEN              16      // len@0 type@4 flags@6 seq@8 pid@12
 #define NL_ALIGN(n)             (((n) + 3u) & ~(size_t) 3u)
+#define NL_MSG_ERROR            2
 #define NL_MSG_OVERRUN          4
 #define NL_RTM_NEWLINK          16
 #define NL_RTM_DELLINK          17
 #define NL_RTM_NEWADDR          20
 #define NL_RTM_DELADDR          21
+#define NL_RTM_NEWROUTE         24
+#define NL_RTM_DELROUTE         25
+#define NL_RTM_GETROUTE         26
 #define NL_IFINFO_LEN           16      // family, pad, type, index@4, flags@8, change@12
 #define NL_IFADDR_LEN           8       // family, prefixlen, flags@2, scope, index@4
+#define NL_RTMSG_LEN            12      // family, dst_len, src_len, tos, table@4, ..., flags@8
+#define NL_ERR_LEN              4       // error (negative errno, 0 for an acknowledgement)
 #define NL_RTA_HDR_LEN          4
 #define NL_IFLA_IFNAME          3
 #define NL_IFA_ADDRESS          1
 #define NL_IFA_LOCAL            2
 #define NL_IFA_LABEL            3
 #define NL_IFA_FLAGS            8
+#define NL_RTA_DST              1
+#define NL_RTA_OIF              4
+#define NL_RTA_TABLE            15
+#define NL_RT_TABLE_MAIN        254
+#define NL_RTM_F_CLONED         0x200
 #define NL_AF_INET              2
 #define NL_AF_INET6             10
 #define NL_IFF_UP               0x1
@@ -2457,16 +2695,58 @@ event_name(
 
 #if defined(__linux__)
 _Static_assert(sizeof(struct nlmsghdr) == NL_HDR_LEN, "nlmsghdr");
+_Static_assert(offsetof(struct nlmsghdr, nlmsg_seq) == 8 && offsetof(struct nlmsghdr, nlmsg_pid) == 12, "nlmsghdr");
 _Static_assert(sizeof(struct ifinfomsg) == NL_IFINFO_LEN, "ifinfomsg");
 _Static_assert(offsetof(struct ifinfomsg, ifi_index) == 4 && offsetof(struct ifinfomsg, ifi_flags) == 8, "ifinfomsg");
 _Static_assert(sizeof(struct ifaddrmsg) == NL_IFADDR_LEN && offsetof(struct ifaddrmsg, ifa_index) == 4, "ifaddrmsg");
+_Static_assert(sizeof(struct rtmsg) == NL_RTMSG_LEN && offsetof(struct rtmsg, rtm_table) == 4 &&
+               offsetof(struct rtmsg, rtm_flags) == 8, "rtmsg");
 _Static_assert(RTM_NEWLINK == NL_RTM_NEWLINK && RTM_DELLINK == NL_RTM_DELLINK, "RTM link");
 _Static_assert(RTM_NEWADDR == NL_RTM_NEWADDR && RTM_DELADDR == NL_RTM_DELADDR, "RTM addr");
-_Static_assert(NLMSG_OVERRUN == NL_MSG_OVERRUN && IFLA_IFNAME == NL_IFLA_IFNAME, "netlink");
+_Static_assert(RTM_NEWROUTE == NL_RTM_NEWROUTE && RTM_DELROUTE == NL_RTM_DELROUTE &&
+               RTM_GETROUTE == NL_RTM_GETROUTE, "RTM route");
+_Static_assert(NLMSG_ERROR == NL_MSG_ERROR && NLMSG_OVERRUN == NL_MSG_OVERRUN && IFLA_IFNAME == NL_IFLA_IFNAME, "netlink");
 _Static_assert(IFA_ADDRESS == NL_IFA_ADDRESS && IFA_LOCAL == NL_IFA_LOCAL && IFA_LABEL == NL_IFA_LABEL, "IFA");
 _Static_assert(IFA_FLAGS == NL_IFA_FLAGS && IFA_F_TENTATIVE == NL_IFA_F_TENTATIVE, "IFA flags");
-_Static_assert(AF_INET6 == NL_AF_INET6 && IFF_RUNNING == NL_IFF_RUNNING, "AF/IFF");
+_Static_assert(RTA_DST == NL_RTA_DST && RTA_OIF == NL_RTA_OIF && RTA_TABLE == NL_RTA_TABLE, "RTA");
+_Static_assert(RT_TABLE_MAIN == NL_RT_TABLE_MAIN && RTM_F_CLONED == NL_RTM_F_CLONED, "route table");
+_Static_assert(AF_INET == NL_AF_INET && AF_INET6 == NL_AF_INET6, "AF");
+_Static_assert(IFF_UP == NL_IFF_UP && IFF_RUNNING == NL_IFF_RUNNING, "IFF");
 #endif
+
+// One attribute of a message body
+struct nl_attr
+{
+    unsigned            type;
+    const uint8_t *     data;
+    size_t              len;
+};
+
+// The complete attribute at *off (advanced past it); 0 when there is none
+static int
+nl_attr_next(
+    const uint8_t *     body,
+    size_t              len,
+    size_t *            off,
+    struct nl_attr *    a)
+{
+    uint16_t            alen;
+
+    if (len - *off < NL_RTA_HDR_LEN)
+    {
+        return 0;
+    }
+    alen = get16(body + *off);
+    if (alen < NL_RTA_HDR_LEN || alen > len - *off)
+    {
+        return 0;
+    }
+    a->type = get16(body + *off + 2) & 0x3fffu;
+    a->data = body + *off + NL_RTA_HDR_LEN;
+    a->len = alen - NL_RTA_HDR_LEN;
+    *off += NL_ALIGN(alen) < len - *off ? NL_ALIGN(alen) : len - *off;
+    return 1;
+}
 
 // Decode one link message body into *ev; 0 when usable
 static int
@@ -2476,8 +2756,9 @@ nl_link_decode(
     size_t              len,
     struct route_event * ev)
 {
-    uint32_t            flags;
+    struct nl_attr      a;
     size_t              off;
+    uint32_t            flags;
 
     if (len < NL_IFINFO_LEN)
     {
@@ -2487,25 +2768,12 @@ nl_link_decode(
     ev->index = get32(body + 4);
     flags = get32(body + 8);
     ev->flags = (flags & NL_IFF_UP ? ROUTE_F_UP : 0) | (flags & NL_IFF_RUNNING ? ROUTE_F_RUNNING : 0);
-
-    for (off = NL_IFINFO_LEN; len - off >= NL_RTA_HDR_LEN;)
+    for (off = NL_IFINFO_LEN; nl_attr_next(body, len, &off, &a);)
     {
-        uint16_t        alen = get16(body + off);
-        uint16_t        atype = get16(body + off + 2);
-
-        if (alen < NL_RTA_HDR_LEN || alen > len - off)
+        if (a.type == NL_IFLA_IFNAME)
         {
-            break;
+            event_name(ev, a.data, a.len);
         }
-        if ((atype & 0x3fff) == NL_IFLA_IFNAME)
-        {
-            event_name(ev, body + off + NL_RTA_HDR_LEN, alen - NL_RTA_HDR_LEN);
-        }
-        if (NL_ALIGN(alen) >= len - off)
-        {
-            break;
-        }
-        off += NL_ALIGN(alen);
     }
     return 0;
 }
@@ -2520,61 +2788,40 @@ nl_addr_decode(
 {
     const uint8_t *     address = NULL;
     const uint8_t *     local = NULL;
-    uint32_t            flags;
-    size_t              alen_need;
+    struct nl_attr      a;
     size_t              off;
-    int                 family;
+    uint32_t            flags;
+    size_t              need;
 
-    if (len < NL_IFADDR_LEN)
+    if (len < NL_IFADDR_LEN || (body[0] != NL_AF_INET && body[0] != NL_AF_INET6))
     {
         return -1;
     }
-    family = body[0];
-    if (family != NL_AF_INET && family != NL_AF_INET6)
-    {
-        return -1;
-    }
-    alen_need = family == NL_AF_INET ? 4 : 16;
+    need = body[0] == NL_AF_INET ? 4 : 16;
     ev->kind = type == NL_RTM_DELADDR ? ROUTE_ADDR_GONE : ROUTE_ADDR_NEW;
-    ev->family = family == NL_AF_INET ? 4 : 6;
+    ev->family = body[0] == NL_AF_INET ? AF_INET : AF_INET6;
     ev->index = get32(body + 4);
     flags = body[2];
-
-    for (off = NL_IFADDR_LEN; len - off >= NL_RTA_HDR_LEN;)
+    for (off = NL_IFADDR_LEN; nl_attr_next(body, len, &off, &a);)
     {
-        uint16_t        alen = get16(body + off);
-        uint16_t        atype = get16(body + off + 2);
-        const uint8_t * data = body + off + NL_RTA_HDR_LEN;
-        size_t          dlen;
-
-        if (alen < NL_RTA_HDR_LEN || alen > len - off)
-        {
-            break;
-        }
-        dlen = alen - NL_RTA_HDR_LEN;
-        switch (atype & 0x3fff)
+        switch (a.type)
         {
         case NL_IFA_ADDRESS:
-            address = dlen >= alen_need ? data : NULL;
+            address = a.len >= need ? a.data : NULL;
             break;
         case NL_IFA_LOCAL:
-            local = dlen >= alen_need ? data : NULL;
+            local = a.len >= need ? a.data : NULL;
             break;
         case NL_IFA_LABEL:
-            event_name(ev, data, dlen);
+            event_name(ev, a.data, a.len);
             break;
         case NL_IFA_FLAGS:
-            if (dlen >= 4)
+            if (a.len >= 4)
             {
-                flags = get32(data);
+                flags = get32(a.data);
             }
             break;
         }
-        if (NL_ALIGN(alen) >= len - off)
-        {
-            break;
-        }
-        off += NL_ALIGN(alen);
     }
 
     // The local address is IFA_LOCAL when present (point-to-point links)
@@ -2586,7 +2833,7 @@ nl_addr_decode(
     {
         return -1;
     }
-    memcpy(ev->addr, local, alen_need);
+    memcpy(ev->addr, local, need);
     if (flags & NL_IFA_F_TENTATIVE)
     {
         ev->flags |= ROUTE_F_TENTATIVE;
@@ -2599,12 +2846,50 @@ nl_addr_decode(
     return 0;
 }
 
-// Decode a buffer read from an rtnetlink socket (several messages per read).
-// Each system calls its own decoder; the tests call both.
-static size_t __attribute__((unused))
+// Decode one route message body: a change of the main table, or the
+// answer to our query (the outgoing interface); 0 when usable
+static int
+nl_route_decode(
+    int                 answer,
+    const uint8_t *     body,
+    size_t              len,
+    struct route_event * ev)
+{
+    struct nl_attr      a;
+    size_t              off;
+    uint32_t            table;
+
+    if (len < NL_RTMSG_LEN)
+    {
+        return -1;
+    }
+    ev->kind = answer ? ROUTE_ANSWER : ROUTE_PATH;
+    ev->family = body[0] == NL_AF_INET ? AF_INET : body[0] == NL_AF_INET6 ? AF_INET6 : 0;
+    table = body[4];
+    for (off = NL_RTMSG_LEN; nl_attr_next(body, len, &off, &a);)
+    {
+        if (a.type == NL_RTA_OIF && a.len >= 4)
+        {
+            ev->index = get32(a.data);
+        }
+        else if (a.type == NL_RTA_TABLE && a.len >= 4)
+        {
+            table = get32(a.data);
+        }
+    }
+    if (!answer && (table != NL_RT_TABLE_MAIN || (get32(body + 8) & NL_RTM_F_CLONED)))
+    {
+        return -1;
+    }
+    return 0;
+}
+
+// Decode a buffer read from an rtnetlink socket (several messages per read)
+static size_t
 route_decode_linux(
     const void *        buf,
     size_t              len,
+    const struct route_query * q,
     struct route_event * out,
     size_t              max)
 {
@@ -2616,6 +2901,8 @@ route_decode_linux(
     {
         uint32_t        mlen = get32(p + off);
         uint16_t        type = get16(p + off + 4);
+        const uint8_t * body = p + off + NL_HDR_LEN;
+        int             ours = q && get32(p + off + 8) == q->seq && get32(p + off + 12) == q->sender;
 
         if (mlen < NL_HDR_LEN || mlen > len - off)
         {
@@ -2627,19 +2914,24 @@ route_decode_linux(
         case NL_MSG_OVERRUN:
             out[n++].kind = ROUTE_RESYNC;
             break;
+        case NL_MSG_ERROR:
+            // Our query failed (no route): an answer without an interface
+            if (ours && mlen - NL_HDR_LEN >= NL_ERR_LEN && get32(body) != 0)
+            {
+                out[n++].kind = ROUTE_ANSWER;
+            }
+            break;
         case NL_RTM_NEWLINK:
         case NL_RTM_DELLINK:
-            if (nl_link_decode(type, p + off + NL_HDR_LEN, mlen - NL_HDR_LEN, &out[n]) == 0)
-            {
-                n++;
-            }
+            n += nl_link_decode(type, body, mlen - NL_HDR_LEN, &out[n]) == 0;
             break;
         case NL_RTM_NEWADDR:
         case NL_RTM_DELADDR:
-            if (nl_addr_decode(type, p + off + NL_HDR_LEN, mlen - NL_HDR_LEN, &out[n]) == 0)
-            {
-                n++;
-            }
+            n += nl_addr_decode(type, body, mlen - NL_HDR_LEN, &out[n]) == 0;
+            break;
+        case NL_RTM_NEWROUTE:
+        case NL_RTM_DELROUTE:
+            n += nl_route_decode(ours && type == NL_RTM_NEWROUTE, body, mlen - NL_HDR_LEN, &out[n]) == 0;
             break;
         }
         if (NL_ALIGN(mlen) >= len - off)
@@ -2650,19 +2942,143 @@ route_decode_linux(
     }
     return n;
 }
+#endif
 
 
 //
-// FreeBSD PF_ROUTE (host byte order).  Offsets are those of FreeBSD 11 and
-// later; sockaddrs after an address message are padded to sizeof(long),
-// which is 8 on amd64 (the layout the tests use on other systems).
+// Linux rtnetlink: the socket
 //
+#if defined(__linux__)
+static int
+route_socket_open(
+    uint32_t *          sender)
+{
+    struct sockaddr_nl  sa;
+    socklen_t           salen = sizeof(sa);
+    int                 fd;
+
+    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+    if (fd < 0)
+    {
+        return -1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.nl_family = AF_NETLINK;
+    sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
+    if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 ||
+        getsockname(fd, (struct sockaddr *) &sa, &salen) < 0)
+    {
+        close_keep_errno(fd);
+        return -1;
+    }
+    *sender = sa.nl_pid;
+    return fd;
+}
+
+// Read one buffer of messages: its length, 0 when it is to be ignored (not
+// from the kernel), -1 with errno (EAGAIN: nothing more; ENOBUFS: events lost)
+static ssize_t
+route_socket_read(
+    int                 fd,
+    uint8_t *           buf,
+    size_t              size)
+{
+    struct sockaddr_nl  from;
+    struct iovec        iov = { buf, size };
+    struct msghdr       msg;
+    ssize_t             len;
+
+    memset(&msg, 0, sizeof(msg));
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof(from);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    len = recvmsg(fd, &msg, 0);
+    if (len >= 0 && (msg.msg_flags & MSG_TRUNC))
+    {
+        errno = ENOBUFS;
+        return -1;
+    }
+    return len >= 0 && from.nl_pid != 0 ? 0 : len;
+}
+
+// Ask which interface the route to the destination leaves by
+static int
+route_query_send(
+    int                 fd,
+    uint32_t            seq)
+{
+    struct
+    {
+        struct nlmsghdr hdr;
+        struct rtmsg    rt;
+        char            attrs[64];
+    }                   req;
+    struct rtattr *     rta;
+    struct sockaddr_nl  kernel;
+    uint32_t            scope = atomic_load(&icmp.dest_scope);
+    size_t              alen = cfg.family == AF_INET ? 4 : 16;
+
+    memset(&req, 0, sizeof(req));
+    req.hdr.nlmsg_type = RTM_GETROUTE;
+    req.hdr.nlmsg_flags = NLM_F_REQUEST;
+    req.hdr.nlmsg_seq = seq;
+    req.rt.rtm_family = (unsigned char) cfg.family;
+    req.rt.rtm_dst_len = (unsigned char) (alen * 8);
+    rta = (struct rtattr *) req.attrs;
+    rta->rta_type = RTA_DST;
+    rta->rta_len = (unsigned short) RTA_LENGTH(alen);
+    memcpy(RTA_DATA(rta), sockaddr_bytes((struct sockaddr *) &cfg.dest, cfg.dest_len), alen);
+    req.hdr.nlmsg_len = (uint32_t) (NLMSG_LENGTH(sizeof(req.rt)) + RTA_ALIGN(rta->rta_len));
+    if (scope)
+    {
+        rta = (struct rtattr *) (req.attrs + RTA_ALIGN(rta->rta_len));
+        rta->rta_type = RTA_OIF;
+        rta->rta_len = (unsigned short) RTA_LENGTH(sizeof(scope));
+        memcpy(RTA_DATA(rta), &scope, sizeof(scope));
+        req.hdr.nlmsg_len += RTA_ALIGN(rta->rta_len);
+    }
+    memset(&kernel, 0, sizeof(kernel));
+    kernel.nl_family = AF_NETLINK;
+    return sendto(fd, &req, req.hdr.nlmsg_len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0 ? -1 : 0;
+}
+
+static size_t
+route_decode(
+    const void *        buf,
+    size_t              len,
+    const struct route_query * q,
+    struct route_event * out,
+    size_t              max)
+{
+    return route_decode_linux(buf, len, q, out, max);
+}
+#endif
+
+
+//
+// FreeBSD PF_ROUTE: decoder (host byte order).  Offsets are those of
+// FreeBSD 11 and later; sockaddrs after a message header are padded to
+// sizeof(long), which is 8 on amd64 (the layout the tests use elsewhere).
+//
+#if defined(ROUTE_DECODE_FREEBSD)
 #define FB_RTM_VERSION          5
+#define FB_RTM_ADD              0x01
+#define FB_RTM_DELETE           0x02
+#define FB_RTM_CHANGE           0x03
+#define FB_RTM_GET              0x04
 #define FB_RTM_NEWADDR          0x0c
 #define FB_RTM_DELADDR          0x0d
 #define FB_RTM_IFINFO           0x0e
 #define FB_RTM_IFANNOUNCE       0x11
 #define FB_MSG_HDR_LEN          4       // msglen(2), version(1), type(1)
+#define FB_RTM_INDEX_OFF        4
+#define FB_RTM_FLAGS_OFF        8
+#define FB_RTM_ADDRS_OFF        12
+#define FB_RTM_PID_OFF          16
+#define FB_RTM_SEQ_OFF          20
+#define FB_RTM_ERRNO_OFF        24
+#define FB_RTM_LEN              152     // sizeof(struct rt_msghdr) on 64-bit systems
 #define FB_IFM_FLAGS_OFF        8
 #define FB_IFM_INDEX_OFF        12
 #define FB_IFM_LINK_STATE_OFF   20      // ifm_data.ifi_link_state
@@ -2676,9 +3092,13 @@ route_decode_linux(
 #define FB_IFAN_LEN             24
 #define FB_IFAN_ARRIVAL         0
 #define FB_IFAN_DEPARTURE       1
+#define FB_RTA_DST              0x01
+#define FB_RTA_IFP              0x10
 #define FB_RTAX_IFP             4
 #define FB_RTAX_IFA             5
 #define FB_RTAX_MAX             8
+#define FB_RTF_UP               0x1
+#define FB_RTF_HOST             0x4
 #define FB_AF_INET              2
 #define FB_AF_INET6             28
 #define FB_AF_LINK              18
@@ -2691,8 +3111,17 @@ route_decode_linux(
 #if defined(__FreeBSD__)
 #define FB_SA_ALIGN             sizeof(long)
 _Static_assert(RTM_VERSION == FB_RTM_VERSION, "RTM_VERSION");
+_Static_assert(RTM_ADD == FB_RTM_ADD && RTM_DELETE == FB_RTM_DELETE && RTM_CHANGE == FB_RTM_CHANGE &&
+               RTM_GET == FB_RTM_GET, "RTM route");
 _Static_assert(RTM_NEWADDR == FB_RTM_NEWADDR && RTM_DELADDR == FB_RTM_DELADDR, "RTM addr");
 _Static_assert(RTM_IFINFO == FB_RTM_IFINFO && RTM_IFANNOUNCE == FB_RTM_IFANNOUNCE, "RTM if");
+_Static_assert(offsetof(struct rt_msghdr, rtm_index) == FB_RTM_INDEX_OFF &&
+               offsetof(struct rt_msghdr, rtm_flags) == FB_RTM_FLAGS_OFF &&
+               offsetof(struct rt_msghdr, rtm_addrs) == FB_RTM_ADDRS_OFF &&
+               offsetof(struct rt_msghdr, rtm_pid) == FB_RTM_PID_OFF &&
+               offsetof(struct rt_msghdr, rtm_seq) == FB_RTM_SEQ_OFF &&
+               offsetof(struct rt_msghdr, rtm_errno) == FB_RTM_ERRNO_OFF, "rt_msghdr");
+_Static_assert(sizeof(struct rt_msghdr) == FB_RTM_LEN, "rt_msghdr size");
 _Static_assert(offsetof(struct if_msghdr, ifm_flags) == FB_IFM_FLAGS_OFF, "ifm_flags");
 _Static_assert(offsetof(struct if_msghdr, ifm_index) == FB_IFM_INDEX_OFF, "ifm_index");
 _Static_assert(offsetof(struct if_msghdr, ifm_data) + offsetof(struct if_data, ifi_link_state) == FB_IFM_LINK_STATE_OFF, "link state");
@@ -2705,7 +3134,9 @@ _Static_assert(offsetof(struct if_announcemsghdr, ifan_name) == FB_IFAN_NAME_OFF
 _Static_assert(offsetof(struct if_announcemsghdr, ifan_what) == FB_IFAN_WHAT_OFF, "ifan_what");
 _Static_assert(sizeof(struct if_announcemsghdr) == FB_IFAN_LEN, "if_announcemsghdr");
 _Static_assert(IFAN_ARRIVAL == FB_IFAN_ARRIVAL && IFAN_DEPARTURE == FB_IFAN_DEPARTURE, "IFAN");
+_Static_assert(RTA_DST == FB_RTA_DST && RTA_IFP == FB_RTA_IFP, "RTA");
 _Static_assert(RTAX_IFP == FB_RTAX_IFP && RTAX_IFA == FB_RTAX_IFA && RTAX_MAX == FB_RTAX_MAX, "RTAX");
+_Static_assert(RTF_UP == FB_RTF_UP && RTF_HOST == FB_RTF_HOST, "RTF");
 _Static_assert(AF_INET6 == FB_AF_INET6 && AF_LINK == FB_AF_LINK, "AF");
 _Static_assert(IFF_RUNNING == FB_IFF_RUNNING && LINK_STATE_DOWN == FB_LINK_STATE_DOWN, "IFF");
 _Static_assert(offsetof(struct sockaddr_dl, sdl_nlen) == FB_SDL_NLEN_OFF, "sdl_nlen");
@@ -2715,27 +3146,20 @@ _Static_assert(offsetof(struct sockaddr_in6, sin6_addr) == 8 && offsetof(struct 
 #define FB_SA_ALIGN             8
 #endif
 
-// Decode one address message (header checked by the caller) into *ev
+// Walk the sockaddrs after a message header of hlen bytes: one per set bit
+// of addrs, in bit order, each padded to FB_SA_ALIGN; fills the address
+// (RTAX_IFA) and the interface name (RTAX_IFP).  0, or -1 when truncated.
 static int
-fb_addr_decode(
+fb_sockaddrs_decode(
     const uint8_t *     msg,
     size_t              len,
-    int                 type,
+    size_t              hlen,
+    uint32_t            addrs,
     struct route_event * ev)
 {
-    uint32_t            addrs;
-    size_t              off = FB_IFAM_LEN;
+    size_t              off = hlen;
     int                 i;
 
-    if (len < FB_IFAM_LEN)
-    {
-        return -1;
-    }
-    addrs = get32(msg + FB_IFAM_ADDRS_OFF);
-    ev->kind = type == FB_RTM_DELADDR ? ROUTE_ADDR_GONE : ROUTE_ADDR_NEW;
-    ev->index = get16(msg + FB_IFAM_INDEX_OFF);
-
-    // One sockaddr per set bit, in bit order, each padded to FB_SA_ALIGN
     for (i = 0; i < FB_RTAX_MAX; i++)
     {
         const uint8_t * sa;
@@ -2761,12 +3185,12 @@ fb_addr_decode(
         {
             if (sa[1] == FB_AF_INET && salen >= 8)
             {
-                ev->family = 4;
+                ev->family = AF_INET;
                 memcpy(ev->addr, sa + 4, 4);
             }
             else if (sa[1] == FB_AF_INET6 && salen >= 24)
             {
-                ev->family = 6;
+                ev->family = AF_INET6;
                 memcpy(ev->addr, sa + 8, 16);
             }
         }
@@ -2781,15 +3205,102 @@ fb_addr_decode(
         }
         off += space;
     }
-    return ev->family ? 0 : -1;
+    return 0;
 }
 
-// Decode a buffer read from a PF_ROUTE socket (one message per read, but
-// a buffer holding several is walked by their lengths)
-static size_t __attribute__((unused))
+// Decode one message (its length checked by the caller) into *ev; 0 when usable
+static int
+fb_message_decode(
+    const uint8_t *     msg,
+    size_t              mlen,
+    const struct route_query * q,
+    struct route_event * ev)
+{
+    uint32_t            flags;
+
+    switch (msg[3])
+    {
+    case FB_RTM_IFANNOUNCE:
+        if (mlen < FB_IFAN_LEN)
+        {
+            return -1;
+        }
+        ev->index = get16(msg + FB_IFAN_INDEX_OFF);
+        event_name(ev, msg + FB_IFAN_NAME_OFF, FB_IFAN_WHAT_OFF - FB_IFAN_NAME_OFF);
+        switch (get16(msg + FB_IFAN_WHAT_OFF))
+        {
+        case FB_IFAN_ARRIVAL:
+            ev->kind = ROUTE_LINK_NEW;
+            return 0;
+        case FB_IFAN_DEPARTURE:
+            ev->kind = ROUTE_LINK_GONE;
+            return 0;
+        }
+        return -1;
+    case FB_RTM_IFINFO:
+        if (mlen < FB_IFM_MIN_LEN)
+        {
+            return -1;
+        }
+        flags = get32(msg + FB_IFM_FLAGS_OFF);
+        ev->kind = ROUTE_LINK_NEW;
+        ev->index = get16(msg + FB_IFM_INDEX_OFF);
+        ev->flags = (flags & FB_IFF_UP ? ROUTE_F_UP : 0) |
+                    ((flags & FB_IFF_RUNNING) && msg[FB_IFM_LINK_STATE_OFF] != FB_LINK_STATE_DOWN ? ROUTE_F_RUNNING : 0);
+        return 0;
+    case FB_RTM_NEWADDR:
+    case FB_RTM_DELADDR:
+        if (mlen < FB_IFAM_LEN)
+        {
+            return -1;
+        }
+        ev->kind = msg[3] == FB_RTM_DELADDR ? ROUTE_ADDR_GONE : ROUTE_ADDR_NEW;
+        ev->index = get16(msg + FB_IFAM_INDEX_OFF);
+        if (fb_sockaddrs_decode(msg, mlen, FB_IFAM_LEN, get32(msg + FB_IFAM_ADDRS_OFF), ev) < 0 || ev->family == 0)
+        {
+            return -1;
+        }
+        return 0;
+    case FB_RTM_ADD:
+    case FB_RTM_DELETE:
+    case FB_RTM_CHANGE:
+    case FB_RTM_GET:
+        if (mlen < FB_RTM_LEN)
+        {
+            return -1;
+        }
+        if (q && get32(msg + FB_RTM_PID_OFF) == q->sender && get32(msg + FB_RTM_SEQ_OFF) == q->seq)
+        {
+            // The answer to our query: the interface, unless it failed
+            if (msg[3] != FB_RTM_GET)
+            {
+                return -1;
+            }
+            ev->kind = ROUTE_ANSWER;
+            if (get32(msg + FB_RTM_ERRNO_OFF) == 0 &&
+                fb_sockaddrs_decode(msg, mlen, FB_RTM_LEN, get32(msg + FB_RTM_ADDRS_OFF), ev) == 0)
+            {
+                ev->index = get16(msg + FB_RTM_INDEX_OFF);
+            }
+            return 0;
+        }
+        if (msg[3] == FB_RTM_GET)
+        {
+            return -1;
+        }
+        ev->kind = ROUTE_PATH;
+        return 0;
+    }
+    return -1;
+}
+
+// Decode a buffer read from a PF_ROUTE socket (one message per read, but a
+// buffer holding several is walked by their lengths)
+static size_t
 route_decode_freebsd(
     const void *        buf,
     size_t              len,
+    const struct route_query * q,
     struct route_event * out,
     size_t              max)
 {
@@ -2801,7 +3312,6 @@ route_decode_freebsd(
     {
         const uint8_t * msg = p + off;
         size_t          mlen = get16(msg);
-        struct route_event * ev = &out[n];
 
         if (mlen < FB_MSG_HDR_LEN || mlen > len - off)
         {
@@ -2812,67 +3322,162 @@ route_decode_freebsd(
         {
             continue;
         }
-        memset(ev, 0, sizeof(*ev));
-        switch (msg[3])
-        {
-        case FB_RTM_IFANNOUNCE:
-            if (mlen < FB_IFAN_LEN)
-            {
-                continue;
-            }
-            ev->index = get16(msg + FB_IFAN_INDEX_OFF);
-            event_name(ev, msg + FB_IFAN_NAME_OFF, FB_IFAN_WHAT_OFF - FB_IFAN_NAME_OFF);
-            switch (get16(msg + FB_IFAN_WHAT_OFF))
-            {
-            case FB_IFAN_ARRIVAL:
-                ev->kind = ROUTE_LINK_NEW;
-                break;
-            case FB_IFAN_DEPARTURE:
-                ev->kind = ROUTE_LINK_GONE;
-                break;
-            default:
-                continue;
-            }
-            n++;
-            break;
-        case FB_RTM_IFINFO:
-            if (mlen < FB_IFM_MIN_LEN)
-            {
-                continue;
-            }
-            {
-                uint32_t flags = get32(msg + FB_IFM_FLAGS_OFF);
-
-                ev->kind = ROUTE_LINK_NEW;
-                ev->index = get16(msg + FB_IFM_INDEX_OFF);
-                ev->flags = (flags & FB_IFF_UP ? ROUTE_F_UP : 0) |
-                            ((flags & FB_IFF_RUNNING) && msg[FB_IFM_LINK_STATE_OFF] != FB_LINK_STATE_DOWN ? ROUTE_F_RUNNING : 0);
-            }
-            n++;
-            break;
-        case FB_RTM_NEWADDR:
-        case FB_RTM_DELADDR:
-            if (fb_addr_decode(msg, mlen, msg[3], ev) == 0)
-            {
-                n++;
-            }
-            break;
-        }
+        memset(&out[n], 0, sizeof(out[n]));
+        n += fb_message_decode(msg, mlen, q, &out[n]) == 0;
     }
     return n;
 }
+#endif
+
+
+//
+// FreeBSD PF_ROUTE: the socket
+//
+#if defined(__FreeBSD__)
+static int
+route_socket_open(
+    uint32_t *          sender)
+{
+    int                 fd;
+
+    // Protocol 0: every family, or IFINFO and IFANNOUNCE are not delivered
+    fd = socket(PF_ROUTE, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+    {
+        return -1;
+    }
+#if defined(SO_RERROR)
+    {
+        int     one = 1;
+
+        // Report overflows as ENOBUFS instead of dropping silently
+        (void) setsockopt(fd, SOL_SOCKET, SO_RERROR, &one, sizeof(one));
+    }
+#endif
+    *sender = (uint32_t) getpid();
+    return fd;
+}
+
+static ssize_t
+route_socket_read(
+    int                 fd,
+    uint8_t *           buf,
+    size_t              size)
+{
+    return read(fd, buf, size);
+}
+
+// Ask which interface the route to the destination leaves by (RTM_GET with
+// an empty link-level address for RTA_IFP, so the answer names it)
+static int
+route_query_send(
+    int                 fd,
+    uint32_t            seq)
+{
+    struct
+    {
+        struct rt_msghdr hdr;
+        char            addrs[sizeof(struct sockaddr_in6) + sizeof(struct sockaddr_dl) + 16];
+    }                   req;
+    struct sockaddr_dl * sdl;
+    size_t              dlen = cfg.dest_len;
+    size_t              dspace = (dlen + sizeof(long) - 1) & ~(sizeof(long) - 1);
+
+    memset(&req, 0, sizeof(req));
+    req.hdr.rtm_version = RTM_VERSION;
+    req.hdr.rtm_type = RTM_GET;
+    req.hdr.rtm_flags = RTF_UP | RTF_HOST;
+    req.hdr.rtm_addrs = RTA_DST | RTA_IFP;
+    req.hdr.rtm_seq = (int) seq;
+    memcpy(req.addrs, &cfg.dest, dlen);
+    ((struct sockaddr *) req.addrs)->sa_len = (uint8_t) dlen;
+    sdl = (struct sockaddr_dl *) (req.addrs + dspace);
+    sdl->sdl_len = sizeof(*sdl);
+    sdl->sdl_family = AF_LINK;
+    req.hdr.rtm_msglen = (u_short) (sizeof(req.hdr) + dspace + sizeof(*sdl));
+    return write(fd, &req, req.hdr.rtm_msglen) < 0 ? -1 : 0;
+}
+
+static size_t
+route_decode(
+    const void *        buf,
+    size_t              len,
+    const struct route_query * q,
+    struct route_event * out,
+    size_t              max)
+{
+    return route_decode_freebsd(buf, len, q, out, max);
+}
+#endif
+
+
+//
+// Other systems: no routing watch (send errors and the fresh-socket check
+// still work)
+//
+#if !defined(__linux__) && !defined(__FreeBSD__)
+static int
+route_socket_open(
+    uint32_t *          sender)
+{
+    *sender = 0;
+    errno = EPROTONOSUPPORT;
+    return -1;
+}
+
+static ssize_t
+route_socket_read(
+    int                 fd,
+    uint8_t *           buf,
+    size_t              size)
+{
+    (void) fd;
+    (void) buf;
+    (void) size;
+    errno = EAGAIN;
+    return -1;
+}
+
+static int
+route_query_send(
+    int                 fd,
+    uint32_t            seq)
+{
+    (void) fd;
+    (void) seq;
+    return -1;
+}
+
+static size_t
+route_decode(
+    const void *        buf,
+    size_t              len,
+    const struct route_query * q,
+    struct route_event * out,
+    size_t              max)
+{
+    (void) buf;
+    (void) len;
+    (void) q;
+    (void) out;
+    (void) max;
+    return 0;
+}
+#endif
 
 
 //
 // What the routing watch follows: the interface owning -B (or the scope of
 // a link-local address), matched by name since the index changes when an
-// interface is recreated, and the -B address itself.
+// interface is recreated, and the -B address itself
 //
 struct watch
 {
     char                ifname[IF_NAMESIZE];    // "" when unknown
     unsigned            ifindex;                // 0 when unknown
-    int                 family;                 // 4 or 6 with -B, else 0
+    int                 scoped;                 // the name comes from a %scope: the
+                                                // sockets are bound to that interface
+    int                 family;                 // of the -B address, 0 without -B
     uint8_t             addr[16];               // the -B address
 };
 
@@ -2882,11 +3487,11 @@ route_event_is_bind_addr(
     const struct route_event * ev,
     const struct watch * w)
 {
-    return w->family && (ev->kind == ROUTE_ADDR_NEW || ev->kind == ROUTE_ADDR_GONE) && ev->family == w->family &&
-           (w->family == 4 ? memcmp(ev->addr, w->addr, 4) == 0 : in6_same(ev->addr, w->addr));
+    return w->family && (ev->kind == ROUTE_ADDR_NEW || ev->kind == ROUTE_ADDR_GONE) &&
+           ev->family == w->family && addr_equal(w->family, ev->addr, w->addr);
 }
 
-// Does an event concern the watched interface or address?
+// Does an interface or address event concern the watched interface or address?
 static int
 route_event_concerns(
     const struct route_event * ev,
@@ -2895,6 +3500,10 @@ route_event_concerns(
     if (ev->kind == ROUTE_RESYNC)
     {
         return 1;
+    }
+    if (ev->kind == ROUTE_PATH || ev->kind == ROUTE_ANSWER)
+    {
+        return 0;
     }
     if (route_event_is_bind_addr(ev, w))
     {
@@ -2921,30 +3530,11 @@ route_event_concerns(
 struct if_state
 {
     int                 exists;
-    int                 usable;                 // up, running, and the -B address present
+    int                 up;                     // up and running
+    int                 has_addr;               // the -B address is there (1 without -B)
     unsigned            index;
     char                owner[IF_NAMESIZE];     // interface holding the -B address, "" if none
 };
-
-static int
-sockaddr_matches(
-    const struct sockaddr * sa,
-    const struct watch * w)
-{
-    if (sa == NULL || w->family == 0)
-    {
-        return 0;
-    }
-    if (w->family == 4 && sa->sa_family == AF_INET)
-    {
-        return memcmp(&((const struct sockaddr_in *) sa)->sin_addr, w->addr, 4) == 0;
-    }
-    if (w->family == 6 && sa->sa_family == AF_INET6)
-    {
-        return in6_same(((const struct sockaddr_in6 *) sa)->sin6_addr.s6_addr, w->addr);
-    }
-    return 0;
-}
 
 static int
 if_state_query(
@@ -2954,7 +3544,6 @@ if_state_query(
     struct ifaddrs *    list;
     struct ifaddrs *    ifa;
     unsigned            flags = 0;
-    int                 addr_present = 0;
 
     memset(st, 0, sizeof(*st));
     if (getifaddrs(&list) < 0)
@@ -2964,10 +3553,11 @@ if_state_query(
     }
     for (ifa = list; ifa; ifa = ifa->ifa_next)
     {
-        if (sockaddr_matches(ifa->ifa_addr, w) &&
+        if (w->family && ifa->ifa_addr &&
+            sockaddr_is(ifa->ifa_addr, sizeof(struct sockaddr_storage), w->family, w->addr) &&
             (w->ifname[0] == '\0' || strcmp(ifa->ifa_name, w->ifname) == 0))
         {
-            addr_present = 1;
+            st->has_addr = 1;
             snprintf(st->owner, sizeof(st->owner), "%s", ifa->ifa_name);
         }
         if (w->ifname[0] && strcmp(ifa->ifa_name, w->ifname) == 0)
@@ -2978,7 +3568,7 @@ if_state_query(
     }
     freeifaddrs(list);
 
-    if (w->ifname[0] == '\0' && addr_present)
+    if (w->ifname[0] == '\0' && st->has_addr)
     {
         // Unknown interface until now: the owner of the address
         struct watch    named = *w;
@@ -2990,40 +3580,13 @@ if_state_query(
     {
         st->index = if_nametoindex(w->ifname);
     }
-    st->usable = (w->ifname[0] == '\0' || (st->exists && (flags & IFF_UP) && (flags & IFF_RUNNING))) &&
-                 (w->family == 0 || addr_present);
+    st->up = st->exists && (flags & IFF_UP) && (flags & IFF_RUNNING);
+    st->has_addr |= w->family == 0;
     return 0;
 }
 
-// Address bytes of a numeric address text, ignoring any %scope; returns
-// 4 or 6, or 0 when the text is not an address
-static int
-addr_bytes(
-    const char *        text,
-    uint8_t *           out)
-{
-    char                buf[INET6_ADDRSTRLEN + 1];
-    size_t              len = strcspn(text, "%");
-
-    if (len >= sizeof(buf))
-    {
-        return 0;
-    }
-    memcpy(buf, text, len);
-    buf[len] = '\0';
-    if (inet_pton(AF_INET, buf, out) == 1)
-    {
-        return 4;
-    }
-    if (inet_pton(AF_INET6, buf, out) == 1)
-    {
-        return 6;
-    }
-    return 0;
-}
-
-// Find what to watch: the scope interface of a link-local -B or dest
-// (by name, even while it does not exist), else the owner of -B
+// Find what to watch: the scope interface of a link-local -B or dest (by
+// name, even while it does not exist), else the owner of -B
 static void
 watch_refresh(
     struct watch *      w)
@@ -3050,6 +3613,7 @@ watch_refresh(
         char *          end;
         unsigned long   index = strtoul(scoped, &end, 10);
 
+        w->scoped = 1;
         if (*scoped && *end == '\0')
         {
             // A numeric scope names an index, whatever is there now
@@ -3072,449 +3636,7 @@ watch_refresh(
     }
 }
 
-
-//
-// Supervisor state: owned by the main thread alone
-//
-struct supervisor
-{
-    // Routing watch
-    int                 route_fd;               // -1 with -N
-    struct watch        watch;
-    int                 dirty;                  // the interface was gone, down or without its address
-    int                 resync;                 // events were lost
-    int                 unusable_logged;
-    uint64_t            debounce_at;            // re-query the interface then (0: nothing pending)
-    uint64_t            reconcile_at;
-    uint64_t            last_resync;
-    char                event_reason[96];
-
-    // Rebuilds
-    int                 pending;
-    char                reason[128];
-    uint64_t            due;
-    uint64_t            last_rebuild;           // ms of the last rebuild that worked
-    unsigned            storm;                  // rebuilds since the last reply
-    uint64_t            trouble_since;          // first trigger of the current trouble, 0 if none
-    int                 was_failing;            // a rebuild of this trouble found no recent reply
-    int                 failing;                // the last attempt could not open or bind
-    int                 fail_errno;
-    const char *        fail_stage;
-    uint64_t            fail_since;
-    uint64_t            retry_delay;
-
-    // Silent black-hole probe
-    int                 bh_fd;
-    uint16_t            bh_ident;
-    uint64_t            bh_deadline;
-    uint64_t            bh_last;                // ms of the last probe (or of the start)
-    int                 bh_reported;            // the outage was logged as real
-
-    uint64_t            next_tick;              // watchdog check
-};
-
-
-//
-// Back-off for rebuilds that cannot open or bind: every send interval for
-// the first BIND_FAST_MS of failure, then doubling up to BACKOFF_MAX_MS
-//
-static uint64_t
-bind_retry_delay(
-    uint64_t            send_interval,
-    uint64_t            failing_for,
-    uint64_t            previous)
-{
-    uint64_t            delay;
-
-    if (failing_for < BIND_FAST_MS)
-    {
-        return send_interval;
-    }
-    delay = previous < send_interval ? send_interval : previous;
-    delay *= 2;
-    return delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS;
-}
-
-// Storm guard: the least time between rebuilds that bring no reply, after
-// `storm` of them: STORM_BASE_MS, doubling, at most BACKOFF_MAX_MS
-static uint64_t
-storm_gap_ms(
-    unsigned            storm)
-{
-    uint64_t            gap = STORM_BASE_MS;
-
-    if (storm == 0)
-    {
-        return 0;
-    }
-    while (--storm && gap < BACKOFF_MAX_MS)
-    {
-        gap *= 2;
-    }
-    return gap < BACKOFF_MAX_MS ? gap : BACKOFF_MAX_MS;
-}
-
-
-//
-// Ask for a rebuild.  Guarded requests (send errors, the probe) respect the
-// storm guard; the others (routing events, SIGHUP, watchdog) go at once,
-// even during bind retries.  Bursts coalesce into one pending rebuild.
-//
-#define RB_GUARDED              0x1     // send errors, probe: respect the storm guard
-#define RB_TROUBLE              0x2     // something is wrong (not SIGHUP)
-
-static void
-rebuild_request(
-    struct supervisor * sv,
-    const char *        reason,
-    int                 flags,
-    uint64_t            now)
-{
-    uint64_t            due = now;
-    int                 guarded = flags & RB_GUARDED;
-
-    if (guarded && sv->storm && sv->last_rebuild + storm_gap_ms(sv->storm) > now)
-    {
-        due = sv->last_rebuild + storm_gap_ms(sv->storm);
-    }
-    if ((flags & RB_TROUBLE) && sv->trouble_since == 0)
-    {
-        sv->trouble_since = now;
-    }
-    if (sv->pending)
-    {
-        if ((!guarded || !sv->failing) && due < sv->due)
-        {
-            sv->due = due;
-        }
-        if (!guarded)
-        {
-            // The event that makes it go now is the better reason
-            snprintf(sv->reason, sizeof(sv->reason), "%s", reason);
-        }
-        return;
-    }
-    sv->pending = 1;
-    sv->due = due;
-    snprintf(sv->reason, sizeof(sv->reason), "%s", reason);
-}
-
-static void blackhole_probe_close(struct supervisor * sv, uint64_t now);
-
-static void
-rebuild_attempt(
-    struct supervisor * sv,
-    uint64_t            now)
-{
-    const char *        stage = "";
-    int                 err;
-
-    if (probe_socks_rebuild(&stage) == 0)
-    {
-        uint32_t        idents = atomic_load(&probe.idents);
-
-        sv->pending = 0;
-        sv->failing = 0;
-        sv->storm++;
-        sv->last_rebuild = now;
-        if (elapsed_since(now, atomic_load(&probe.last_reply)) >= cfg.loss_interval)
-        {
-            sv->was_failing = 1;
-        }
-        sv->dirty = 0;
-        sv->unusable_logged = 0;
-        watch_refresh(&sv->watch);
-        blackhole_probe_close(sv, now);
-        logmsg(LOG_WARNING, "%s%s: rebuilt ICMP sockets (%s), generation %u, id 0x%04x",
-               cfg.prefix, cfg.dest_str, sv->reason, (unsigned) atomic_load(&probe.generation),
-               (unsigned) (idents >> 16));
-        atomic_store(&probe.last_rebuild_log, now);
-        return;
-    }
-
-    err = errno;
-    if (!sv->failing)
-    {
-        sv->failing = 1;
-        sv->fail_since = now;
-        sv->retry_delay = 0;
-    }
-    sv->retry_delay = bind_retry_delay(cfg.send_interval, now - sv->fail_since, sv->retry_delay);
-    sv->due = now + sv->retry_delay;
-    if (sv->fail_since == now || err != sv->fail_errno || stage != sv->fail_stage)
-    {
-        logmsg(LOG_WARNING, "%s%s: rebuild failed (%s): %s: %s, retry in %lu.%lus",
-               cfg.prefix, cfg.dest_str, sv->reason, stage, strerror(err),
-               (unsigned long) (sv->retry_delay / 1000u), (unsigned long) (sv->retry_delay % 1000u / 100u));
-        atomic_store(&probe.last_rebuild_log, now);
-    }
-    sv->fail_errno = err;
-    sv->fail_stage = stage;
-}
-
-
-//
-// Silent black hole: sends succeed but nothing comes back.  Once per
-// quiet period, one echo request from a freshly opened socket with another
-// identifier: an answer means the old sockets are the problem (rebuild);
-// silence means the outage is real (nothing changes).
-//
-static uint64_t
-blackhole_window_ms(void)
-{
-    uint64_t            window = 2 * (uint64_t) cfg.loss_interval;
-
-    return window > BLACKHOLE_MIN_MS ? window : BLACKHOLE_MIN_MS;
-}
-
-static void
-blackhole_probe_close(
-    struct supervisor * sv,
-    uint64_t            now)
-{
-    if (sv->bh_fd >= 0)
-    {
-        close(sv->bh_fd);
-        sv->bh_fd = -1;
-    }
-    sv->bh_last = now;
-}
-
-static void
-blackhole_probe_start(
-    struct supervisor * sv,
-    uint64_t            now)
-{
-    struct sockaddr_storage dest;
-    struct sockaddr_storage bind_addr;
-    socklen_t           dest_len;
-    socklen_t           bind_len;
-    const char *        stage;
-    uint8_t *           packet;
-    uint32_t            idents = atomic_load(&probe.idents);
-    size_t              len;
-    ssize_t             rc;
-
-    sv->bh_last = now;
-    if (addrs_resolve_now(&dest, &dest_len, &bind_addr, &bind_len))
-    {
-        return;
-    }
-    sv->bh_fd = icmp_socket_open(&bind_addr, bind_len, 1, &stage);
-    if (sv->bh_fd < 0)
-    {
-        return;
-    }
-
-    // An identifier that is neither the current nor the previous one
-    sv->bh_ident = (uint16_t) ((idents >> 16) ^ 0x5555u);
-    if (sv->bh_ident == (uint16_t) idents)
-    {
-        sv->bh_ident ^= 0x0f0fu;
-    }
-
-    packet = calloc(1, ICMP_HDR_LEN + cfg.data_len);
-    if (packet == NULL)
-    {
-        blackhole_probe_close(sv, now);
-        return;
-    }
-    len = echo_build(cfg.family, packet, cfg.data_len, sv->bh_ident, 0);
-    rc = sendto(sv->bh_fd, packet, len, 0, (struct sockaddr *) &dest, dest_len);
-    free(packet);
-    if (rc < 0)
-    {
-        blackhole_probe_close(sv, now);
-        return;
-    }
-    sv->bh_deadline = now + cfg.loss_interval;
-}
-
-static void
-blackhole_probe_read(
-    struct supervisor * sv,
-    uint64_t            now)
-{
-    uint8_t             buf[2048];
-    int                 i;
-
-    for (i = 0; i < 64 && sv->bh_fd >= 0; i++)
-    {
-        struct sockaddr_storage from;
-        socklen_t       fromlen = sizeof(from);
-        struct echo_reply reply;
-        ssize_t         len;
-        char            reason[128];
-
-        len = recvfrom(sv->bh_fd, buf, sizeof(buf), 0, (struct sockaddr *) &from, &fromlen);
-        if (len < 0)
-        {
-            return;
-        }
-        if (echo_reply_parse(cfg.family, buf, (size_t) len, &reply) || reply.ident != sv->bh_ident ||
-            !addr_same_host(&cfg.dest, &from, fromlen))
-        {
-            continue;
-        }
-        snprintf(reason, sizeof(reason), "fresh-socket probe answered, id 0x%04x silent for %lus",
-                 (unsigned) (atomic_load(&probe.idents) >> 16),
-                 (unsigned long) (elapsed_since(now, atomic_load(&probe.last_reply)) / 1000u));
-        blackhole_probe_close(sv, now);
-        rebuild_request(sv, reason, RB_GUARDED | RB_TROUBLE, now);
-    }
-}
-
-static void
-blackhole_probe_timeout(
-    struct supervisor * sv,
-    uint64_t            now)
-{
-    blackhole_probe_close(sv, now);
-    if (!sv->bh_reported)
-    {
-        uint64_t        last = atomic_load(&probe.last_reply);
-
-        logmsg(LOG_WARNING, "%s%s: no reply for %lus and a fresh-socket probe is unanswered too: real outage, not rebuilding",
-               cfg.prefix, cfg.dest_str, (unsigned long) (elapsed_since(now, last) / 1000u));
-        sv->bh_reported = 1;
-        if (sv->trouble_since == 0)
-        {
-            sv->trouble_since = now;
-        }
-    }
-}
-
-// Start a probe when the quiet period has passed and sends are succeeding
-static void
-blackhole_check(
-    struct supervisor * sv,
-    uint64_t            now)
-{
-    uint64_t            quiet = atomic_load(&probe.last_reply);
-    uint64_t            send_ok = atomic_load(&probe.last_send_ok);
-
-    if (sv->bh_fd >= 0 || sv->pending)
-    {
-        return;
-    }
-    if (sv->last_rebuild > quiet)
-    {
-        quiet = sv->last_rebuild;
-    }
-    if (sv->bh_last > quiet)
-    {
-        quiet = sv->bh_last;
-    }
-    if (elapsed_since(now, quiet) < blackhole_window_ms())
-    {
-        return;
-    }
-    if (atomic_load(&probe.stale_errors) || send_ok == 0 ||
-        elapsed_since(now, send_ok) > 2 * (uint64_t) cfg.send_interval + SLICE_MS)
-    {
-        return;
-    }
-    blackhole_probe_start(sv, now);
-}
-
-
-//
-// Trouble ends with the first reply accepted after it: one log line when a
-// rebuild brought it back, one when a real outage simply ended
-//
-static void
-heal_check(
-    struct supervisor * sv,
-    uint64_t            now)
-{
-    uint64_t            last = atomic_load(&probe.last_reply);
-
-    if (sv->storm && last && last >= sv->last_rebuild)
-    {
-        // Only a rebuild that found monitoring failing can claim a heal
-        if (sv->trouble_since && last >= sv->trouble_since && sv->was_failing)
-        {
-            logmsg(LOG_WARNING, "%s%s: healed: replies arriving again %lu.%lus after the first trigger, generation %u",
-                   cfg.prefix, cfg.dest_str, (unsigned long) ((last - sv->trouble_since) / 1000u),
-                   (unsigned long) ((last - sv->trouble_since) % 1000u / 100u),
-                   (unsigned) atomic_load(&probe.generation));
-        }
-        sv->storm = 0;
-        sv->trouble_since = 0;
-        sv->bh_reported = 0;
-        sv->was_failing = 0;
-        return;
-    }
-    if (sv->storm == 0 && sv->trouble_since && last >= sv->trouble_since)
-    {
-        if (sv->bh_reported)
-        {
-            logmsg(LOG_WARNING, "%s%s: replies resumed after an outage of %lus, no rebuild needed",
-                   cfg.prefix, cfg.dest_str, (unsigned long) ((now - sv->trouble_since) / 1000u));
-        }
-        sv->trouble_since = 0;
-        sv->bh_reported = 0;
-    }
-}
-
-
-//
-// Routing socket: open, read, and act on events
-//
-static int
-route_socket_open(void)
-{
-    int                 fd;
-    int                 size;
-
-#if defined(__linux__)
-    struct sockaddr_nl  sa;
-
-    fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-    if (fd < 0)
-    {
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.nl_family = AF_NETLINK;
-    sa.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR;
-    if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-    {
-        int saved = errno;
-
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-#elif defined(__FreeBSD__)
-    fd = socket(PF_ROUTE, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-    {
-        return -1;
-    }
-#if defined(SO_RERROR)
-    {
-        int     one = 1;
-
-        (void) setsockopt(fd, SOL_SOCKET, SO_RERROR, &one, sizeof(one));
-    }
-#endif
-#else
-    errno = EPROTONOSUPPORT;
-    return -1;
-#endif
-
-    // A larger receive buffer: halve the request until the kernel takes it
-    for (size = 1 << 20; size >= 65536; size /= 2)
-    {
-        if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) == 0)
-        {
-            break;
-        }
-    }
-    return fd;
-}
-
+// One line saying what an event was, for a rebuild's log line
 static void
 route_event_reason(
     const struct route_event * ev,
@@ -3551,172 +3673,147 @@ route_event_reason(
     }
 }
 
-static void
-route_event_handle(
-    struct supervisor * sv,
-    const struct route_event * ev,
+
+//
+// 8. Watchdog.  One checker, the watchdog thread, judges every heartbeat,
+// main's included; main in turn guards the checker.  The action ladder, in
+// one place (watchdog_decide):
+//   - a stalled send or receive thread first gets a socket rebuild (done by
+//     main) and a wake-up;
+//   - still stalled one stall limit later, or any other thread stalled: a
+//     restart in place, execve of our own binary with the original
+//     arguments, so the pid, the pid file and the socket path stay.
+// Restarts are spaced by reexec_gap_ms(), and held back while a thread is
+// in an uninterruptible kernel wait: exec would wait for it after the
+// status thread was already gone, whereas until then the status socket
+// keeps answering.  A checker that itself woke more than a slice late was
+// paused along with everyone (SIGSTOP, a suspended VM, a starved machine):
+// it counts heartbeats from that moment on instead of judging them.
+//
+static _Atomic uint64_t resumed_at;             // last time the process was seen resuming from a pause
+
+// Age of a thread's heartbeat as the watchdog sees it: counted from the
+// last resume at most; 0 when the thread is not judged (not running, or
+// waiting on something outside our control)
+static uint64_t
+heartbeat_age(
+    int                 t,
     uint64_t            now)
 {
-    if (!route_event_concerns(ev, &sv->watch))
+    uint64_t            last;
+    uint64_t            resumed = atomic_load(&resumed_at);
+
+    if (!atomic_load(&threads[t].running) || atomic_load(&threads[t].outside))
     {
-        return;
+        return 0;
     }
-    if (ev->kind == ROUTE_RESYNC)
-    {
-        // Rate-limited: a stuck overflow flag must not spin us
-        if (now - sv->last_resync < RESYNC_MIN_MS)
-        {
-            return;
-        }
-        sv->last_resync = now;
-        sv->resync = 1;
-    }
-    // The interface went away or down, or the bind address was removed:
-    // rebuild once it is usable again.  Other addresses come and go freely.
-    if (ev->kind == ROUTE_LINK_GONE ||
-        (ev->kind == ROUTE_ADDR_GONE && route_event_is_bind_addr(ev, &sv->watch)) ||
-        (ev->kind == ROUTE_LINK_NEW && (ev->flags & (ROUTE_F_UP | ROUTE_F_RUNNING)) != (ROUTE_F_UP | ROUTE_F_RUNNING)))
-    {
-        sv->dirty = 1;
-    }
-    route_event_reason(ev, sv->event_reason, sizeof(sv->event_reason));
-    if (sv->debounce_at == 0)
-    {
-        sv->debounce_at = now + DEBOUNCE_MS;
-    }
+    last = atomic_load_explicit(&threads[t].beat, memory_order_relaxed);
+    return elapsed_since(now, last > resumed ? last : resumed);
 }
 
-// Events have settled (or the reconcile timer fired): look at the real
-// state and rebuild if the interface is usable again after a change
-static void
-route_settle(
-    struct supervisor * sv,
+// When the next heartbeat among threads [first, last] would pass the stall
+// limit (so the checker looks exactly then); UINT64_MAX when none will
+static uint64_t
+watchdog_next_due(
+    int                 first,
+    int                 last,
     uint64_t            now)
 {
-    struct if_state     st;
-    int                 resync = sv->resync;
+    uint64_t            due = UINT64_MAX;
+    int                 t;
 
-    sv->debounce_at = 0;
-    sv->resync = 0;
-    if (sv->watch.ifname[0] == '\0' && sv->watch.family == 0)
+    for (t = first; t <= last; t++)
     {
-        // Nothing bound: only worth it while monitoring is failing
-        if (resync || elapsed_since(now, atomic_load(&probe.last_reply)) > cfg.loss_interval)
-        {
-            if (sv->event_reason[0])
-            {
-                rebuild_request(sv, sv->event_reason, RB_TROUBLE, now);
-            }
-        }
-        sv->event_reason[0] = '\0';
-        return;
-    }
+        uint64_t        age = heartbeat_age(t, now);
+        uint64_t        at;
 
-    if (if_state_query(&sv->watch, &st) < 0)
-    {
-        // Look again in a second; keep what the events said
-        sv->resync |= resync;
-        sv->debounce_at = now + SLICE_MS;
-        return;
-    }
-    if (!st.usable)
-    {
-        sv->dirty = 1;
-        if (!sv->unusable_logged)
+        if (!atomic_load(&threads[t].running) || atomic_load(&threads[t].outside))
         {
-            logmsg(LOG_WARNING, "%s%s: route: %s %s, waiting for it to return",
-                   cfg.prefix, cfg.dest_str, sv->watch.ifname[0] ? sv->watch.ifname : cfg.bind_str,
-                   !st.exists && sv->watch.ifname[0] ? "is gone" : "is down or lacks the bind address");
-            sv->unusable_logged = 1;
+            continue;
         }
-        return;
+        at = now - age + cfg.watchdog_limit + 1;
+        if (at > now && at < due)
+        {
+            due = at;
+        }
     }
-    if (sv->dirty || resync || st.index != sv->watch.ifindex)
-    {
-        rebuild_request(sv, sv->event_reason[0] ? sv->event_reason : "route: interface changed", RB_TROUBLE, now);
-    }
-    sv->event_reason[0] = '\0';
+    return due;
 }
 
-static void
-route_read(
-    struct supervisor * sv,
+// The ladder for one thread whose heartbeat is `age` old; *acted is when
+// the first step was taken for the current stall (0: none)
+enum
+{
+    WD_NONE,                            // healthy, or waiting for the rebuild to help
+    WD_REBUILD,                         // rebuild the sockets and wake the thread
+    WD_RESTART                          // restart in place
+};
+
+static int
+watchdog_decide(
+    int                 t,
+    uint64_t            age,
+    uint64_t            limit,
+    uint64_t *          acted,
     uint64_t            now)
 {
-    static uint8_t      buf[16384];
-    struct route_event  events[32];
-    int                 i;
-
-    for (i = 0; i < 64; i++)
+    if (age <= limit)
     {
-        ssize_t         len;
-        size_t          n;
-        size_t          k;
-
-#if defined(__linux__)
-        struct sockaddr_nl from;
-        struct iovec    iov = { buf, sizeof(buf) };
-        struct msghdr   msg;
-
-        memset(&msg, 0, sizeof(msg));
-        msg.msg_name = &from;
-        msg.msg_namelen = sizeof(from);
-        msg.msg_iov = &iov;
-        msg.msg_iovlen = 1;
-        len = recvmsg(sv->route_fd, &msg, 0);
-        if (len >= 0 && ((msg.msg_flags & MSG_TRUNC) || from.nl_pid != 0))
+        *acted = 0;
+        return WD_NONE;
+    }
+    if (t == TH_SEND || t == TH_RECV)
+    {
+        if (*acted == 0)
         {
-            // Truncated: events lost; not from the kernel: ignored
-            if (msg.msg_flags & MSG_TRUNC)
-            {
-                errno = ENOBUFS;
-                len = -1;
-            }
-            else
-            {
-                continue;
-            }
+            *acted = now;
+            return WD_REBUILD;
         }
-#else
-        len = read(sv->route_fd, buf, sizeof(buf));
-#endif
-        if (len < 0)
+        if (now - *acted < limit)
         {
-            if (errno == ENOBUFS)
-            {
-                struct route_event ev;
-
-                memset(&ev, 0, sizeof(ev));
-                ev.kind = ROUTE_RESYNC;
-                route_event_handle(sv, &ev, now);
-                continue;
-            }
-            return;
-        }
-#if defined(__linux__)
-        n = route_decode_linux(buf, (size_t) len, events, 32);
-#else
-        n = route_decode_freebsd(buf, (size_t) len, events, 32);
-#endif
-        for (k = 0; k < n; k++)
-        {
-            route_event_handle(sv, &events[k], now);
+            return WD_NONE;
         }
     }
+    return WD_RESTART;
+}
+
+// Was a checker that meant to run at `expected` paused with everyone?
+static int
+watchdog_was_paused(
+    uint64_t            expected,
+    uint64_t            now)
+{
+    return now > expected + SLICE_MS;
 }
 
 
 //
-// Watchdog: re-execute in place.  execve of our own binary with the
-// original arguments: the pid, the pid file and the socket path stay; the
-// new image sees REEXEC_ENV, does not fork, takes over the pid file that
-// names its own pid and recreates the status socket.  Re-executions are
-// spaced by reexec_gap_ms().  Callable from the main and status threads;
-// it allocates nothing.
+// Restart in place.  The new image sees REEXEC_ENV naming our own pid, does
+// not fork, takes over the pid file that names its pid, adopts the listening
+// status socket (queued clients get their line from it) and the statistics
+// window, and carries on with the sequence.  Everything is prepared at
+// start, so the restart allocates nothing.
 //
+struct reexec_state
+{
+    long                pid;            // the process that set it (must be us)
+    unsigned            count;          // restarts so far
+    uint64_t            last;           // monotonic ms of the last one
+    uint32_t            generation;     // socket generation before it
+    unsigned            seq;            // next sequence number to send
+    int                 window_fd;      // the statistics window, or -1
+    int                 usocket_fd;     // the listening status socket, or -1
+};
 
-// Minimum time before the next re-execution after `count` of them: twice
-// the stall limit, doubling each time, at most REEXEC_MAX_GAP_MS
+static struct reexec_state reexec;      // main, at start
+static int              reexecuted;     // main, at start: this image came from a restart
+static char             reexec_env[160];
+static char **          reexec_envp;    // our environment plus reexec_env
+static _Atomic int      reexec_busy;    // whichever thread restarts first
+static _Atomic int      reexec_noted;   // a deferral was logged
+
+// Least time before the next restart after `count` of them: twice the
+// stall limit, doubling each time, at most REEXEC_MAX_GAP_MS
 static uint64_t
 reexec_gap_ms(
     uint64_t            limit,
@@ -3736,14 +3833,16 @@ reexec_gap_ms(
     return gap < REEXEC_MAX_GAP_MS ? gap : REEXEC_MAX_GAP_MS;
 }
 
-// Parse the carried state "v1:count:last:generation:seq:window_fd:usocket_fd";
-// 0 when valid
+// Parse the carried state "v2:pid:count:last:generation:seq:window_fd:usocket_fd";
+// 0 when it is well formed and names the process `self`
 static int
 reexec_state_parse(
     const char *        text,
+    long                self,
     struct reexec_state * out)
 {
     unsigned long long  last;
+    long                pid;
     unsigned            count;
     unsigned            generation;
     unsigned            seq;
@@ -3752,11 +3851,12 @@ reexec_state_parse(
     int                 used = 0;
 
     if (text == NULL ||
-        sscanf(text, "v1:%u:%llu:%u:%u:%d:%d%n", &count, &last, &generation, &seq, &wfd, &ufd, &used) != 6 ||
-        text[used] != '\0')
+        sscanf(text, "v2:%ld:%u:%llu:%u:%u:%d:%d%n", &pid, &count, &last, &generation, &seq, &wfd, &ufd, &used) != 7 ||
+        text[used] != '\0' || pid != self)
     {
         return -1;
     }
+    out->pid = pid;
     out->count = count;
     out->last = last;
     out->generation = generation;
@@ -3796,10 +3896,7 @@ window_export(void)
 #endif
     if (fd < 0 || fcntl(fd, F_SETFD, 0) < 0)
     {
-        if (fd >= 0)
-        {
-            close(fd);
-        }
+        close_keep_errno(fd);
         return -1;
     }
     for (i = 0; i < window.count; i += SLOT_IMAGE_BATCH)
@@ -3862,15 +3959,59 @@ window_import(
     close(fd);
 }
 
-static void cleanup_files(void);
+// A thread in an uninterruptible kernel wait (Linux: state D in /proc),
+// which an exec would wait for; -1 when there is none (or it cannot be told)
+static int
+thread_in_kernel_wait(void)
+{
+#if defined(__linux__)
+    int                 t;
+
+    for (t = 0; t < TH_COUNT; t++)
+    {
+        char            path[64];
+        char            buf[512];
+        const char *    end;
+        ssize_t         len;
+        int             fd;
+        int             tid = atomic_load(&threads[t].kernel_tid);
+
+        if (!atomic_load(&threads[t].running) || tid <= 0)
+        {
+            continue;
+        }
+        snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tid);
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+        {
+            continue;
+        }
+        len = read(fd, buf, sizeof(buf) - 1);
+        close(fd);
+        if (len <= 0)
+        {
+            continue;
+        }
+        buf[len] = '\0';
+        // "tid (name) S ...": the state follows the last parenthesis
+        end = strrchr(buf, ')');
+        if (end && end[1] == ' ' && end[2] == 'D')
+        {
+            return t;
+        }
+    }
+#endif
+    return -1;
+}
 
 static void
-reexec_in_place(
-    const char *        thread,
+restart_in_place(
+    int                 t,
     uint64_t            stalled_ms)
 {
     uint64_t            now = now_ms();
     unsigned            count = reexec.count;
+    int                 stuck;
 
     if (atomic_exchange(&reexec_busy, 1))
     {
@@ -3882,285 +4023,1326 @@ reexec_in_place(
     }
     if (count && now - reexec.last < reexec_gap_ms(cfg.watchdog_limit, count))
     {
-        if (!atomic_exchange(&reexec_deferred_logged, 1))
+        if (!atomic_exchange(&reexec_noted, 1))
         {
-            logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, restart in place deferred for %lus (rate limit)",
-                   cfg.prefix, cfg.dest_str, thread, (unsigned long) (stalled_ms / 1000u),
-                   (unsigned long) ((reexec.last + reexec_gap_ms(cfg.watchdog_limit, count) - now + 999) / 1000u));
+            log_dest(LL_D_WD_DEFERRED, threads[t].name, (unsigned long) (stalled_ms / 1000u),
+                     (unsigned long) ((reexec.last + reexec_gap_ms(cfg.watchdog_limit, count) - now + 999) / 1000u));
+        }
+        atomic_store(&reexec_busy, 0);
+        return;
+    }
+    stuck = thread_in_kernel_wait();
+    if (stuck >= 0)
+    {
+        if (!atomic_exchange(&reexec_noted, 1))
+        {
+            log_dest(LL_D_WD_KERNEL, threads[stuck].name, (unsigned long) (stalled_ms / 1000u));
         }
         atomic_store(&reexec_busy, 0);
         return;
     }
 
-    logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, restarting in place",
-           cfg.prefix, cfg.dest_str, thread, (unsigned long) (stalled_ms / 1000u));
-    // The listening status socket goes across too: clients already queued
-    // get their line from the new image, and the path never disappears
-    snprintf(reexec_env, sizeof(reexec_env), REEXEC_ENV "=v1:%u:%llu:%u:%u:%d:%d",
-             count + 1, (unsigned long long) now, (unsigned) atomic_load(&probe.generation),
-             (unsigned) atomic_load(&probe.next_seq), window_export(),
+    log_dest(LL_D_WD_RESTART, threads[t].name, (unsigned long) (stalled_ms / 1000u));
+    snprintf(reexec_env, sizeof(reexec_env), REEXEC_ENV "=v2:%ld:%u:%llu:%u:%u:%d:%d",
+             (long) getpid(), count + 1, (unsigned long long) now, (unsigned) atomic_load(&icmp.generation),
+             (unsigned) atomic_load(&icmp.next_seq), window_export(),
              usocket_fd >= 0 && fcntl(usocket_fd, F_SETFD, 0) == 0 ? usocket_fd : -1);
     execve(self_path, saved_argv, reexec_envp);
 
-    logmsg(LOG_ERR, "%s%s: watchdog: exec %s: %s", cfg.prefix, cfg.dest_str, self_path, strerror(errno));
+    log_dest(LL_D_WD_EXEC, self_path, strerror(errno));
     cleanup_files();
     _exit(1);
 }
 
-// Age of a thread's heartbeat, or 0 when it is not judged (not running,
-// outside our control)
-static uint64_t
-heartbeat_age(
-    int                 slot,
+
+//
+// The watchdog thread: the one checker
+//
+static void *
+watchdog_thread(
+    void *              arg)
+{
+    uint64_t            acted[TH_COUNT] = { 0 };
+    uint64_t            expected = now_ms();
+
+    (void) arg;
+    thread_name(TH_WATCHDOG);
+    for (;;)
+    {
+        uint64_t        now;
+        uint64_t        due;
+        int             t;
+
+        beat(TH_WATCHDOG);
+        now = now_ms();
+        if (watchdog_was_paused(expected, now))
+        {
+            // Nobody ran, this thread included: not a hang
+            atomic_store(&resumed_at, now);
+            if (now - expected >= cfg.watchdog_limit)
+            {
+                log_dest(LL_D_WD_PAUSED, (unsigned long) ((now - expected) / 1000u));
+            }
+        }
+        for (t = 0; t < TH_COUNT; t++)
+        {
+            uint64_t    age = heartbeat_age(t, now);
+
+            if (t == TH_WATCHDOG)
+            {
+                continue;
+            }
+            switch (watchdog_decide(t, age, cfg.watchdog_limit, &acted[t], now))
+            {
+            case WD_REBUILD:
+                log_dest(LL_D_WD_REBUILD, threads[t].name, (unsigned long) (age / 1000u));
+                atomic_fetch_or(&watchdog_wanted, 1u << t);
+                thread_wake(TH_MAIN);
+                thread_wake(t);
+                break;
+            case WD_RESTART:
+                restart_in_place(t, age);
+                break;
+            }
+        }
+
+        due = watchdog_next_due(0, TH_COUNT - 1, now);
+        expected = due < now + SLICE_MS ? due : now + SLICE_MS;
+        sleep_until(expected * 1000u, 0);
+    }
+    return NULL;
+}
+
+// Main's guard over the checker
+static void
+watchdog_guard(
     uint64_t            now)
 {
-    uint64_t            last;
+    uint64_t            age = heartbeat_age(TH_WATCHDOG, now);
 
-    if (!atomic_load(&beats[slot].running) || atomic_load(&beats[slot].outside))
+    if (age > cfg.watchdog_limit)
+    {
+        restart_in_place(TH_WATCHDOG, age);
+    }
+}
+
+
+//
+// 9. Supervisor: main's poll loop over the routing socket and the
+// fresh-socket check, with every deadline in one timer table, and the
+// recovery policy as an explicit state machine.
+//
+// The recovery states:
+//   HEALTHY   replies arrive (or none are due yet)
+//   WAITING   the watched interface is gone or down, lacks the bind address,
+//             or there is no route: nothing to rebuild, wait for it
+//   REBUILD   a rebuild is due when T_REBUILD fires (at once, after the storm
+//             guard's gap, or as a retry of a bind that failed)
+//   CONFIRM   the sockets were rebuilt; waiting for the first reply
+//   CHECKING  no reply for a loss interval while requests go out: a
+//             fresh-socket check is on its way
+//   OUTAGE    the check went unanswered too: a real outage; checked again
+//             once per check window
+// recovery_step() is pure: it takes the state, one event and the time, and
+// returns the actions to take and the line to log, with the recovery's
+// deadlines set in the timer table.  The supervisor performs the actions
+// and feeds a rebuild's outcome back as the next event.
+//
+enum timer_id
+{
+    T_REBUILD,                          // the pending rebuild (or its retry) is due
+    T_QUIET,                            // look for silence (or check again in an outage)
+    T_CHECK,                            // the fresh-socket check times out
+    T_DEBOUNCE,                         // routing events settled: look at the interface
+    T_ROUTE,                            // route changes settled: ask for the route
+    T_RECONCILE,                        // periodic look at the interface and the route
+    T_GUARD,                            // main's look at the watchdog thread
+    T_COUNT
+};
+
+// The earliest armed deadline (0 is "not armed"); UINT64_MAX when none
+static uint64_t
+timer_next(
+    const uint64_t *    timer)
+{
+    uint64_t            next = UINT64_MAX;
+    int                 i;
+
+    for (i = 0; i < T_COUNT; i++)
+    {
+        if (timer[i] && timer[i] < next)
+        {
+            next = timer[i];
+        }
+    }
+    return next;
+}
+
+// Has an armed timer fired?  It is disarmed when it has.
+static int
+timer_fired(
+    uint64_t *          timer,
+    int                 id,
+    uint64_t            now)
+{
+    if (timer[id] == 0 || timer[id] > now)
     {
         return 0;
     }
-    last = atomic_load_explicit(&beats[slot].beat, memory_order_relaxed);
-    return now > last ? now - last : 0;
+    timer[id] = 0;
+    return 1;
 }
 
 
-// When the next heartbeat of the given threads would pass the stall limit
-// (so the watchdog looks exactly then); UINT64_MAX when none will
+enum recovery_state
+{
+    RS_HEALTHY,
+    RS_WAITING,
+    RS_REBUILD,
+    RS_CONFIRM,
+    RS_CHECKING,
+    RS_OUTAGE
+};
+
+enum recovery_event_kind
+{
+    RE_REPLY,                           // replies arrived (last_reply: the latest)
+    RE_QUIET,                           // T_QUIET fired (last_reply, sends_ok)
+    RE_SEND_STALE,                      // -E stale-path send errors in a row (reason)
+    RE_SIGHUP,
+    RE_WATCHDOG,                        // the send or receive thread stalled (reason)
+    RE_PATH_GONE,                       // the watched interface is gone
+    RE_PATH_DOWN,                       // it is down
+    RE_ADDR_GONE,                       // the bind address is on no interface we watch
+    RE_NO_ROUTE,                        // the kernel has no route to the destination
+    RE_PATH_BACK,                       // usable, and the sockets' binding still holds
+    RE_PATH_CHANGED,                    // usable, but the interface was recreated (or the
+                                        // sockets are placeholders): rebuild (reason)
+    RE_REBUILD_DUE,                     // T_REBUILD fired
+    RE_REBUILT,                         // the rebuild worked
+    RE_REBUILD_FAILED,                  // it could not open or bind (err, stage)
+    RE_CHECK_ANSWERED,                  // the fresh-socket check was answered (last_reply, reason)
+    RE_CHECK_TIMEOUT                    // T_CHECK fired
+};
+
+struct recovery_event
+{
+    int                 kind;
+    uint64_t            last_reply;     // monotonic ms of the latest accepted reply, 0: none yet
+    int                 sends_ok;       // RE_QUIET: requests go out without errors
+    int                 binding_stale;  // RE_PATH_CHANGED: the old sockets were bound to the
+                                        // interface that went away
+    int                 err;            // RE_REBUILD_FAILED
+    const char *        stage;          // RE_REBUILD_FAILED
+    const char *        reason;         // what asked for a rebuild
+};
+
+// What to log after a step
+enum recovery_note
+{
+    RN_NONE,
+    RN_WAIT_GONE,
+    RN_WAIT_DOWN,
+    RN_WAIT_ADDR,
+    RN_WAIT_NO_ROUTE,
+    RN_REBUILT,
+    RN_REBUILD_FAILED,
+    RN_HEALED,                          // value: ms from the first trigger to the reply
+    RN_RESUMED,                         // value: ms of silence
+    RN_RESUMED_REBUILT,                 // value: ms of silence
+    RN_REAL_OUTAGE                      // value: ms of silence
+};
+
+// Actions
+#define RA_REBUILD              0x01    // rebuild now, then report RE_REBUILT or RE_REBUILD_FAILED
+#define RA_CHECK_START          0x02    // send a fresh-socket check
+#define RA_CHECK_STOP           0x04    // forget the check
+#define RA_HOLD                 0x08    // hold echo requests back (the bind address is gone)
+#define RA_RELEASE              0x10    // send them again
+#define RA_SEND_NOW             0x20    // send the next request at once
+
+struct recovery_out
+{
+    int                 actions;        // RA_*
+    int                 note;           // RN_*
+    uint64_t            value;          // for the note
+    const char *        evidence;       // RN_HEALED: EVIDENCE_*
+};
+
+// Why the old sockets are known to have been the problem: only then does a
+// reply after a rebuild earn the word "healed"
+#define EVIDENCE_SEND           "the old sockets could not send"
+#define EVIDENCE_CHECK          "a fresh socket was answered, the old identifier was not"
+#define EVIDENCE_BINDING        "the old sockets were bound to an interface that went away"
+
+struct recovery
+{
+    int                 state;          // RS_*
+    uint64_t            send_ms;        // the send interval
+    uint64_t            loss_ms;        // the loss interval: silence this long starts a check
+    uint64_t            window_ms;      // least time between checks in an outage
+
+    uint64_t            started;        // start-up: no reply is due before it
+    uint64_t            last_reply;     // the latest reply seen
+    uint64_t            fresh;          // last rebuild or return of the path: silence counts from here
+
+    // The current trouble (trouble_since 0: none)
+    uint64_t            trouble_since;  // the first trigger
+    uint64_t            silent_since;   // the last reply before it (or the start)
+    int                 rebuilt;        // the sockets were rebuilt during it
+    const char *        evidence;       // EVIDENCE_*, or NULL
+    int                 outage_noted;
+    int                 waiting;        // the RN_WAIT_* note given, 0 when not waiting
+    int                 held;           // echo requests are held back
+
+    // Rebuilds
+    char                reason[128];    // of the pending rebuild: the latest trigger
+    int                 guarded;        // the pending rebuild respects the storm guard
+    uint64_t            hup_since;      // first SIGHUP of the burst the pending rebuild waits for
+    unsigned            storm;          // rebuilds since the last reply
+    uint64_t            last_rebuild;
+    int                 failing;        // the last attempt could not open or bind
+    int                 fail_errno;
+    const char *        fail_stage;
+    uint64_t            fail_since;
+    uint64_t            retry_delay;
+    uint64_t            check_sent;     // when the fresh-socket check went out
+};
+
+// Back-off for rebuilds that cannot open or bind: every send interval for
+// the first BIND_FAST_MS of failure, then doubling up to BACKOFF_MAX_MS
 static uint64_t
-watchdog_next_due(
-    int                 first,
-    int                 last,
+bind_retry_delay(
+    uint64_t            send_interval,
+    uint64_t            failing_for,
+    uint64_t            previous)
+{
+    uint64_t            delay;
+
+    if (failing_for < BIND_FAST_MS)
+    {
+        return send_interval;
+    }
+    delay = previous < send_interval ? send_interval : previous;
+    delay *= 2;
+    return delay < BACKOFF_MAX_MS ? delay : BACKOFF_MAX_MS;
+}
+
+// Storm guard: the least time between rebuilds that bring no reply, after
+// `storm` of them: STORM_BASE_MS, doubling, at most BACKOFF_MAX_MS
+static uint64_t
+storm_gap_ms(
+    unsigned            storm)
+{
+    uint64_t            gap = STORM_BASE_MS;
+
+    if (storm == 0)
+    {
+        return 0;
+    }
+    while (--storm && gap < BACKOFF_MAX_MS)
+    {
+        gap *= 2;
+    }
+    return gap < BACKOFF_MAX_MS ? gap : BACKOFF_MAX_MS;
+}
+
+static void
+recovery_init(
+    struct recovery *   r,
+    uint64_t *          timer,
+    uint64_t            send_ms,
+    uint64_t            loss_ms,
     uint64_t            now)
 {
-    uint64_t            due = UINT64_MAX;
-    int                 t;
+    memset(r, 0, sizeof(*r));
+    r->state = RS_HEALTHY;
+    r->send_ms = send_ms;
+    r->loss_ms = loss_ms;
+    r->window_ms = 2 * loss_ms > CHECK_WINDOW_MIN_MS ? 2 * loss_ms : CHECK_WINDOW_MIN_MS;
+    r->started = now;
+    r->fresh = now;
+    timer[T_QUIET] = now + loss_ms;
+}
 
-    if (cfg.watchdog_limit == 0)
+// Trouble begins (if it has not already): remember when, and the last reply
+static void
+recovery_trouble(
+    struct recovery *   r,
+    uint64_t            now)
+{
+    if (r->trouble_since == 0)
     {
-        return due;
+        r->trouble_since = now;
+        r->silent_since = r->last_reply > r->started ? r->last_reply : r->started;
     }
-    for (t = first; t <= last; t++)
-    {
-        uint64_t        at;
+}
 
-        if (!atomic_load(&beats[t].running) || atomic_load(&beats[t].outside))
+// Ask for a rebuild.  Guarded requests (send errors, the check) respect the
+// storm guard; a burst of SIGHUPs settles into one rebuild when it pauses
+// (or at most HUP_WAIT_MAX_MS after it began); the others (routing,
+// watchdog) go at once.  Requests coalesce into one pending rebuild that
+// carries the latest trigger as its reason.
+#define RQ_GUARDED              0x1
+#define RQ_HUP                  0x2
+
+static void
+recovery_request(
+    struct recovery *   r,
+    uint64_t *          timer,
+    uint64_t            now,
+    const char *        reason,
+    int                 flags)
+{
+    uint64_t            due = now;
+
+    if ((flags & RQ_GUARDED) && r->storm && r->last_rebuild + storm_gap_ms(r->storm) > due)
+    {
+        due = r->last_rebuild + storm_gap_ms(r->storm);
+    }
+    if (flags & RQ_HUP)
+    {
+        if (r->state != RS_REBUILD || r->hup_since == 0)
         {
-            continue;
+            r->hup_since = now;
         }
-        at = atomic_load_explicit(&beats[t].beat, memory_order_relaxed) + cfg.watchdog_limit + 1;
-        if (at > now && at < due)
+        due = now + HUP_SETTLE_MS < r->hup_since + HUP_WAIT_MAX_MS ? now + HUP_SETTLE_MS : r->hup_since + HUP_WAIT_MAX_MS;
+        if (r->state == RS_REBUILD && !r->failing)
         {
-            due = at;
+            // The burst goes on: later, but not beyond its limit
+            timer[T_REBUILD] = due;
         }
     }
-    return due;
+    snprintf(r->reason, sizeof(r->reason), "%s", reason ? reason : "");
+    if (r->state == RS_REBUILD)
+    {
+        // Already pending: the sooner wins, but bind retries keep their pace
+        if (!(r->failing && (flags & RQ_GUARDED)) && due < timer[T_REBUILD])
+        {
+            timer[T_REBUILD] = due;
+        }
+        r->guarded &= (flags & RQ_GUARDED) != 0;
+        return;
+    }
+    r->state = RS_REBUILD;
+    r->guarded = (flags & RQ_GUARDED) != 0;
+    r->failing = 0;
+    timer[T_REBUILD] = due;
+    timer[T_QUIET] = 0;
+    timer[T_CHECK] = 0;
+}
+
+// Replies again: the trouble, if any, is over; say how it ended
+static void
+recovery_replies(
+    struct recovery *   r,
+    uint64_t *          timer,
+    struct recovery_out * out)
+{
+    if (r->trouble_since)
+    {
+        uint64_t        silence = elapsed_since(r->last_reply, r->silent_since);
+
+        if (r->rebuilt && r->evidence)
+        {
+            out->note = RN_HEALED;
+            out->value = elapsed_since(r->last_reply, r->trouble_since);
+            out->evidence = r->evidence;
+        }
+        else if (silence >= r->loss_ms)
+        {
+            out->note = r->rebuilt ? RN_RESUMED_REBUILT : RN_RESUMED;
+            out->value = silence;
+        }
+    }
+    if (r->state == RS_CHECKING)
+    {
+        out->actions |= RA_CHECK_STOP;
+    }
+    if (r->state == RS_REBUILD && r->guarded)
+    {
+        // Asked for by send errors or the check, which the replies answer
+        timer[T_REBUILD] = 0;
+        r->state = RS_HEALTHY;
+    }
+    if (r->state != RS_REBUILD)
+    {
+        r->state = RS_HEALTHY;
+    }
+    if (r->held)
+    {
+        out->actions |= RA_RELEASE;
+        r->held = 0;
+    }
+    r->trouble_since = 0;
+    r->rebuilt = 0;
+    r->evidence = NULL;
+    r->outage_noted = 0;
+    r->waiting = 0;
+    r->storm = 0;
+    if (r->state != RS_REBUILD)
+    {
+        r->failing = 0;
+    }
+    timer[T_CHECK] = 0;
+    timer[T_QUIET] = r->state == RS_HEALTHY ? r->last_reply + r->loss_ms : 0;
+}
+
+static struct recovery_out
+recovery_step(
+    struct recovery *   r,
+    uint64_t *          timer,
+    const struct recovery_event * ev,
+    uint64_t            now)
+{
+    struct recovery_out out = { 0, RN_NONE, 0, NULL };
+    uint64_t            since;
+
+    switch (ev->kind)
+    {
+    case RE_REPLY:
+        if (ev->last_reply > r->last_reply)
+        {
+            r->last_reply = ev->last_reply;
+            if (r->state != RS_WAITING || !r->held)
+            {
+                recovery_replies(r, timer, &out);
+            }
+        }
+        break;
+
+    case RE_QUIET:
+        if (ev->last_reply > r->last_reply)
+        {
+            // Replies we had not heard of yet
+            r->last_reply = ev->last_reply;
+            recovery_replies(r, timer, &out);
+            break;
+        }
+        if (r->state != RS_HEALTHY && r->state != RS_CONFIRM && r->state != RS_OUTAGE)
+        {
+            break;
+        }
+        since = r->last_reply > r->fresh ? r->last_reply : r->fresh;
+        if (r->state != RS_OUTAGE && elapsed_since(now, since) < r->loss_ms)
+        {
+            timer[T_QUIET] = since + r->loss_ms;
+            break;
+        }
+        if (!ev->sends_ok)
+        {
+            // Requests are not going out: the send-error trigger speaks for them
+            timer[T_QUIET] = now + (r->state == RS_OUTAGE ? r->window_ms : r->loss_ms);
+            break;
+        }
+        recovery_trouble(r, now);
+        r->state = RS_CHECKING;
+        r->check_sent = now;
+        out.actions |= RA_CHECK_START;
+        timer[T_CHECK] = now + r->loss_ms;
+        break;
+
+    case RE_CHECK_ANSWERED:
+        if (r->state != RS_CHECKING)
+        {
+            break;
+        }
+        out.actions |= RA_CHECK_STOP;
+        timer[T_CHECK] = 0;
+        if (ev->last_reply > r->last_reply)
+        {
+            // The old identifier is answered too: only slow
+            r->last_reply = ev->last_reply;
+            recovery_replies(r, timer, &out);
+            break;
+        }
+        r->evidence = EVIDENCE_CHECK;
+        r->state = RS_HEALTHY;
+        recovery_request(r, timer, now, ev->reason, RQ_GUARDED);
+        break;
+
+    case RE_CHECK_TIMEOUT:
+        if (r->state != RS_CHECKING)
+        {
+            break;
+        }
+        out.actions |= RA_CHECK_STOP;
+        r->state = RS_OUTAGE;
+        timer[T_QUIET] = now + r->window_ms;
+        if (!r->outage_noted)
+        {
+            r->outage_noted = 1;
+            out.note = RN_REAL_OUTAGE;
+            out.value = elapsed_since(now, r->last_reply > r->started ? r->last_reply : r->started);
+        }
+        break;
+
+    case RE_SEND_STALE:
+        if (r->state == RS_WAITING)
+        {
+            // We know: the path is gone, and a new socket cannot bring it back
+            break;
+        }
+        if (r->state == RS_CHECKING)
+        {
+            out.actions |= RA_CHECK_STOP;
+            timer[T_CHECK] = 0;
+        }
+        recovery_trouble(r, now);
+        r->evidence = r->evidence ? r->evidence : EVIDENCE_SEND;
+        recovery_request(r, timer, now, ev->reason, RQ_GUARDED);
+        break;
+
+    case RE_SIGHUP:
+    case RE_WATCHDOG:
+        if (r->state == RS_CHECKING)
+        {
+            out.actions |= RA_CHECK_STOP;
+            timer[T_CHECK] = 0;
+        }
+        recovery_request(r, timer, now, ev->reason, ev->kind == RE_SIGHUP ? RQ_HUP : 0);
+        break;
+
+    case RE_PATH_GONE:
+    case RE_PATH_DOWN:
+    case RE_ADDR_GONE:
+    case RE_NO_ROUTE:
+    {
+        int     note = ev->kind == RE_PATH_GONE ? RN_WAIT_GONE : ev->kind == RE_PATH_DOWN ? RN_WAIT_DOWN :
+                       ev->kind == RE_ADDR_GONE ? RN_WAIT_ADDR : RN_WAIT_NO_ROUTE;
+
+        if (note == RN_WAIT_NO_ROUTE &&
+            ((r->waiting && r->waiting != note) || elapsed_since(now, ev->last_reply) < r->loss_ms))
+        {
+            // The route went with the interface or its address, which was
+            // said; or replies arrive, so there is a way after all
+            break;
+        }
+        if (r->waiting != note)
+        {
+            r->waiting = note;
+            out.note = note;
+        }
+        if (r->state == RS_CHECKING)
+        {
+            out.actions |= RA_CHECK_STOP;
+        }
+        if (ev->kind == RE_ADDR_GONE && !r->held)
+        {
+            // Replies to an address now gone could reach whoever gets it next
+            r->held = 1;
+            out.actions |= RA_HOLD;
+        }
+        recovery_trouble(r, now);
+        r->state = RS_WAITING;
+        r->failing = 0;
+        timer[T_REBUILD] = 0;
+        timer[T_QUIET] = 0;
+        timer[T_CHECK] = 0;
+        break;
+    }
+
+    case RE_PATH_BACK:
+        if (r->state != RS_WAITING)
+        {
+            break;
+        }
+        r->waiting = 0;
+        r->state = RS_HEALTHY;
+        r->fresh = now;
+        timer[T_QUIET] = now + r->loss_ms;
+        out.actions |= RA_SEND_NOW;
+        if (r->held)
+        {
+            r->held = 0;
+            out.actions |= RA_RELEASE;
+        }
+        break;
+
+    case RE_PATH_CHANGED:
+        if (r->state == RS_CHECKING)
+        {
+            out.actions |= RA_CHECK_STOP;
+            timer[T_CHECK] = 0;
+        }
+        r->waiting = 0;
+        recovery_trouble(r, now);
+        if (ev->binding_stale)
+        {
+            r->evidence = EVIDENCE_BINDING;
+        }
+        if (r->state == RS_WAITING)
+        {
+            r->state = RS_HEALTHY;
+        }
+        recovery_request(r, timer, now, ev->reason, 0);
+        break;
+
+    case RE_REBUILD_DUE:
+        if (r->state == RS_REBUILD)
+        {
+            out.actions |= RA_REBUILD;
+        }
+        break;
+
+    case RE_REBUILT:
+        out.note = RN_REBUILT;
+        out.actions |= RA_SEND_NOW;
+        if (r->held)
+        {
+            r->held = 0;
+            out.actions |= RA_RELEASE;
+        }
+        if (r->trouble_since)
+        {
+            r->rebuilt = 1;
+            r->storm++;
+        }
+        r->last_rebuild = now;
+        r->fresh = now;
+        r->failing = 0;
+        r->hup_since = 0;
+        r->state = RS_CONFIRM;
+        timer[T_REBUILD] = 0;
+        timer[T_QUIET] = now + r->loss_ms;
+        break;
+
+    case RE_REBUILD_FAILED:
+        if (!r->failing)
+        {
+            r->failing = 1;
+            r->fail_since = now;
+            r->retry_delay = 0;
+            r->fail_errno = 0;
+            r->fail_stage = NULL;
+        }
+        r->retry_delay = bind_retry_delay(r->send_ms, now - r->fail_since, r->retry_delay);
+        if (r->fail_since == now || ev->err != r->fail_errno || ev->stage != r->fail_stage)
+        {
+            out.note = RN_REBUILD_FAILED;
+            out.value = r->retry_delay;
+        }
+        r->fail_errno = ev->err;
+        r->fail_stage = ev->stage;
+        r->state = RS_REBUILD;
+        timer[T_REBUILD] = now + r->retry_delay;
+        break;
+    }
+    return out;
 }
 
 
 //
-// Watchdog, run by main every second (and when the status thread asks):
-// a stalled send or receive thread first gets a rebuild and a wake-up,
-// then, still stalled one stall limit later, a re-execution in place; any
-// other stalled thread gets the re-execution at once.
+// The supervisor's state; main's alone
 //
+struct supervisor
+{
+    struct recovery     rc;
+    uint64_t            timer[T_COUNT];
+    uint64_t            expected;               // when main meant to wake (pause detection)
+
+    // Routing watch
+    int                 route_fd;               // -1 with -N or when it cannot be opened
+    struct route_query  query;                  // our route query, to tell its answer
+    struct watch        watch;
+    unsigned            built_index;            // the watched interface when the sockets were made
+    int                 departed;               // it departed since
+    int                 resync;                 // events were lost
+    uint64_t            last_resync;
+    char                event_reason[96];       // the latest event that concerns us
+    int                 route_elsewhere;        // probes leave by another interface
+    uint64_t            no_route_since;         // the first of the answers saying "no route"
+
+    // Fresh-socket check
+    int                 check_fd;
+    uint16_t            check_ident;
+};
+
+// Log what a step says
 static void
-watchdog_tick(
+supervisor_note(
+    struct supervisor * sv,
+    const struct recovery_out * out)
+{
+    const char *        ifname = sv->watch.ifname[0] ? sv->watch.ifname : "its interface";
+    char                addr[INET6_ADDRSTRLEN + 1];
+
+    switch (out->note)
+    {
+    case RN_WAIT_GONE:
+        log_dest(LL_D_WAIT_GONE, ifname);
+        break;
+    case RN_WAIT_DOWN:
+        log_dest(LL_D_WAIT_DOWN, ifname);
+        break;
+    case RN_WAIT_ADDR:
+        snprintf(addr, sizeof(addr), "%.*s", (int) strcspn(cfg.bind_str, "%"), cfg.bind_str);
+        log_dest(LL_D_WAIT_ADDR, addr, ifname);
+        break;
+    case RN_WAIT_NO_ROUTE:
+        log_dest(LL_D_WAIT_NO_ROUTE, cfg.dest_str);
+        break;
+    case RN_REBUILT:
+        log_dest(LL_D_REBUILT, sv->rc.reason, (unsigned) atomic_load(&icmp.generation),
+                 (unsigned) (atomic_load(&icmp.idents) >> 16));
+        atomic_store(&icmp.last_rebuild_log, now_ms());
+        break;
+    case RN_REBUILD_FAILED:
+        log_dest(LL_D_REBUILD_FAILED, sv->rc.reason, sv->rc.fail_stage, strerror(sv->rc.fail_errno),
+                 (unsigned long) (out->value / 1000u), (unsigned long) (out->value % 1000u / 100u));
+        atomic_store(&icmp.last_rebuild_log, now_ms());
+        break;
+    case RN_HEALED:
+        log_dest(LL_D_HEALED, (unsigned long) (out->value / 1000u), (unsigned long) (out->value % 1000u / 100u),
+                 out->evidence, (unsigned) atomic_load(&icmp.generation));
+        break;
+    case RN_RESUMED:
+        log_dest(LL_D_RESUMED, (unsigned long) (out->value / 1000u));
+        break;
+    case RN_RESUMED_REBUILT:
+        log_dest(LL_D_RESUMED_REBUILT, (unsigned long) (out->value / 1000u), (unsigned) atomic_load(&icmp.generation));
+        break;
+    case RN_REAL_OUTAGE:
+        // With the route leaving by another interface, that line said it all
+        if (!sv->route_elsewhere)
+        {
+            log_dest(LL_D_REAL_OUTAGE, (unsigned long) (out->value / 1000u));
+        }
+        break;
+    }
+}
+
+static void
+check_stop(
+    struct supervisor * sv)
+{
+    if (sv->check_fd >= 0)
+    {
+        close(sv->check_fd);
+        sv->check_fd = -1;
+    }
+}
+
+// Take one event through the state machine and perform what it asks; a
+// rebuild's outcome goes straight back in
+static void
+supervisor_dispatch(
+    struct supervisor * sv,
+    struct recovery_event * ev,
+    uint64_t            now)
+{
+    struct recovery_event next;
+    int                 rounds;
+
+    for (rounds = 0; ev && rounds < 4; rounds++)
+    {
+        struct recovery_out out = recovery_step(&sv->rc, sv->timer, ev, now);
+        const char *    stage = "";
+
+        ev = NULL;
+        if (out.actions & RA_CHECK_STOP)
+        {
+            check_stop(sv);
+        }
+        if (out.actions & RA_HOLD)
+        {
+            atomic_store(&icmp.hold, 1);
+        }
+        if (out.actions & RA_RELEASE)
+        {
+            atomic_store(&icmp.hold, 0);
+        }
+        if (out.actions & RA_CHECK_START)
+        {
+            check_stop(sv);
+            sv->check_ident = check_ident();
+            sv->check_fd = check_send(sv->check_ident);
+        }
+        supervisor_note(sv, &out);
+        if (out.actions & RA_REBUILD)
+        {
+            memset(&next, 0, sizeof(next));
+            if (icmp_socks_rebuild(&stage) == 0)
+            {
+                next.kind = RE_REBUILT;
+                watch_refresh(&sv->watch);
+                sv->built_index = sv->watch.ifindex;
+                sv->departed = 0;
+                check_stop(sv);
+            }
+            else
+            {
+                next.kind = RE_REBUILD_FAILED;
+                next.err = errno;
+                next.stage = stage;
+            }
+            ev = &next;
+        }
+        if (out.actions & RA_SEND_NOW)
+        {
+            atomic_store(&icmp.send_now, 1);
+            thread_wake(TH_SEND);
+        }
+    }
+    // Outside plain health, the receive thread wakes us at the next reply
+    atomic_store(&icmp.reply_wanted, sv->rc.state != RS_HEALTHY || sv->rc.trouble_since != 0);
+}
+
+// Are echo requests going out?  Sent without error lately, none held back
+static int
+sends_ok_now(
+    uint64_t            now)
+{
+    uint64_t            ok = atomic_load(&icmp.last_send_ok);
+
+    return ok && atomic_load(&icmp.stale_errors) == 0 && !atomic_load(&icmp.hold) &&
+           elapsed_since(now, ok) <= 2 * (uint64_t) cfg.send_interval + SLICE_MS;
+}
+
+// Dispatch an event with the current reply time and send state
+static void
+supervisor_event(
+    struct supervisor * sv,
+    int                 kind,
+    const char *        reason,
+    uint64_t            now)
+{
+    struct recovery_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = kind;
+    ev.reason = reason;
+    ev.last_reply = atomic_load(&icmp.last_reply);
+    ev.sends_ok = sends_ok_now(now);
+    supervisor_dispatch(sv, &ev, now);
+}
+
+
+//
+// The routing watch, main's side: events become a look at the real state
+// (route_settle) or a question to the kernel about the route (route_query)
+//
+
+// Ask the kernel which interface the route to the destination leaves by
+static void
+route_query(
+    struct supervisor * sv)
+{
+    if (sv->route_fd >= 0)
+    {
+        sv->query.seq++;
+        (void) route_query_send(sv->route_fd, sv->query.seq);
+    }
+}
+
+// Look at the watched interface as it is now and tell the state machine
+static void
+route_settle(
     struct supervisor * sv,
     uint64_t            now)
 {
-    int                 t;
+    struct recovery_event ev;
+    struct if_state     st;
+    uint64_t            heard;
 
-    if (cfg.watchdog_limit == 0)
+    memset(&ev, 0, sizeof(ev));
+    ev.reason = sv->event_reason[0] ? sv->event_reason : "route: interface changed";
+    ev.last_reply = atomic_load(&icmp.last_reply);
+    if (sv->watch.ifname[0] == '\0' && sv->watch.family == 0)
+    {
+        // Nothing bound: a rebuild is worth it only while nothing answers
+        heard = ev.last_reply > sv->rc.started ? ev.last_reply : sv->rc.started;
+        if ((sv->resync || sv->event_reason[0]) && elapsed_since(now, heard) > cfg.loss_interval)
+        {
+            ev.kind = RE_PATH_CHANGED;
+            supervisor_dispatch(sv, &ev, now);
+        }
+        sv->event_reason[0] = '\0';
+        sv->resync = 0;
+        return;
+    }
+    if (if_state_query(&sv->watch, &st) < 0)
+    {
+        // Out of descriptors or memory: look again in a second
+        sv->timer[T_DEBOUNCE] = now + SLICE_MS;
+        return;
+    }
+    if (sv->watch.ifname[0] && !st.exists)
+    {
+        ev.kind = RE_PATH_GONE;
+        sv->departed = 1;
+    }
+    else if (sv->watch.ifname[0] && !st.up)
+    {
+        ev.kind = RE_PATH_DOWN;
+    }
+    else if (!st.has_addr)
+    {
+        struct watch    anywhere = sv->watch;
+        struct if_state there;
+
+        // The address may have moved to another interface
+        anywhere.ifname[0] = '\0';
+        if (!sv->watch.scoped && if_state_query(&anywhere, &there) == 0 && there.owner[0] && there.up)
+        {
+            watch_refresh(&sv->watch);
+            ev.kind = RE_PATH_CHANGED;
+        }
+        else
+        {
+            ev.kind = RE_ADDR_GONE;
+        }
+    }
+    else if (sv->departed || st.index != sv->built_index || !atomic_load(&icmp.real))
+    {
+        ev.kind = RE_PATH_CHANGED;
+        ev.binding_stale = sv->watch.scoped && sv->built_index && st.index != sv->built_index;
+    }
+    else
+    {
+        ev.kind = RE_PATH_BACK;
+    }
+    supervisor_dispatch(sv, &ev, now);
+    sv->event_reason[0] = '\0';
+    sv->resync = 0;
+    sv->no_route_since = 0;
+    route_query(sv);
+}
+
+// The kernel's answer to our route query
+static void
+route_answer(
+    struct supervisor * sv,
+    const struct route_event * ev,
+    uint64_t            now)
+{
+    char                out[IF_NAMESIZE];
+
+    if (ev->index == 0)
+    {
+        // No route: believed when a second answer a slice later agrees
+        // (routes come and go while an interface is being brought up)
+        if (sv->no_route_since == 0)
+        {
+            sv->no_route_since = now;
+            sv->timer[T_ROUTE] = now + SLICE_MS;
+        }
+        else if (now - sv->no_route_since >= SLICE_MS)
+        {
+            supervisor_event(sv, RE_NO_ROUTE, NULL, now);
+        }
+        return;
+    }
+    sv->no_route_since = 0;
+    if (sv->rc.waiting == RN_WAIT_NO_ROUTE)
+    {
+        // A route is back: look at everything again
+        if (sv->watch.ifname[0] == '\0' && sv->watch.family == 0)
+        {
+            supervisor_event(sv, RE_PATH_BACK, NULL, now);
+        }
+        else
+        {
+            route_settle(sv, now);
+        }
+    }
+    if (cfg.bind_str == NULL || sv->watch.ifname[0] == '\0')
+    {
+        // Without -B any interface will do
+        return;
+    }
+    if (ev->name[0])
+    {
+        snprintf(out, sizeof(out), "%s", ev->name);
+    }
+    else if (if_indextoname(ev->index, out) == NULL)
+    {
+        // The name cannot be had now (out of descriptors?): the index will do
+        snprintf(out, sizeof(out), "%s", ev->index == sv->watch.ifindex ? sv->watch.ifname : "");
+    }
+    if (out[0] == '\0')
     {
         return;
     }
-    for (t = TH_SEND; t < TH_COUNT; t++)
+    if (strcmp(out, sv->watch.ifname) != 0)
     {
-        uint64_t        age = heartbeat_age(t, now);
-        char            reason[64];
-
-        if (age <= cfg.watchdog_limit)
+        if (!sv->route_elsewhere)
         {
-            beats[t].acted = 0;
-            continue;
+            log_dest(LL_D_ROUTE_ELSEWHERE, cfg.dest_str, out, sv->watch.ifname);
+            sv->route_elsewhere = 1;
         }
-        if (t == TH_SEND || t == TH_RECV)
-        {
-            if (beats[t].acted == 0)
-            {
-                beats[t].acted = now;
-                logmsg(LOG_WARNING, "%s%s: watchdog: %s stalled for %lus, rebuilding sockets",
-                       cfg.prefix, cfg.dest_str, beats[t].name, (unsigned long) (age / 1000u));
-                snprintf(reason, sizeof(reason), "watchdog: %s stalled", beats[t].name);
-                rebuild_request(sv, reason, RB_TROUBLE, now);
-                waker_poke(&recv_waker);
-                continue;
-            }
-            if (now - beats[t].acted < cfg.watchdog_limit)
-            {
-                continue;
-            }
-        }
-        reexec_in_place(beats[t].name, age);
     }
-}
-
-
-//
-// Exit on SIGTERM or SIGINT: remove our files, say so, and go
-//
-static void
-cleanup_files(void)
-{
-    if (usocket_ours && cfg.usocket)
+    else if (sv->route_elsewhere)
     {
-        (void) unlink(cfg.usocket);
-    }
-    if (pidfile_ours && cfg.pidfile)
-    {
-        (void) unlink(cfg.pidfile);
+        log_dest(LL_D_ROUTE_BACK, cfg.dest_str, sv->watch.ifname);
+        sv->route_elsewhere = 0;
     }
 }
 
 static void
-shutdown_on_signal(
-    int                 sig)
+route_event_handle(
+    struct supervisor * sv,
+    const struct route_event * ev,
+    uint64_t            now)
 {
-    cleanup_files();
-    logmsg(LOG_WARNING, "exiting on signal %d", sig);
-    _exit(0);
+    switch (ev->kind)
+    {
+    case ROUTE_ANSWER:
+        route_answer(sv, ev, now);
+        return;
+    case ROUTE_PATH:
+        if (ev->family == cfg.family && sv->timer[T_ROUTE] == 0)
+        {
+            sv->timer[T_ROUTE] = now + ROUTE_QUERY_MS;
+        }
+        return;
+    case ROUTE_RESYNC:
+        // Rate-limited: a stuck overflow flag must not spin us
+        if (sv->last_resync && now - sv->last_resync < RESYNC_MIN_MS)
+        {
+            return;
+        }
+        sv->last_resync = now;
+        sv->resync = 1;
+        sv->timer[T_ROUTE] = now + ROUTE_QUERY_MS;
+        break;
+    default:
+        if (!route_event_concerns(ev, &sv->watch))
+        {
+            return;
+        }
+        if (ev->kind == ROUTE_LINK_GONE)
+        {
+            sv->departed = 1;
+        }
+        break;
+    }
+    route_event_reason(ev, sv->event_reason, sizeof(sv->event_reason));
+    if (sv->timer[T_DEBOUNCE] == 0)
+    {
+        sv->timer[T_DEBOUNCE] = now + DEBOUNCE_MS;
+    }
+}
+
+static void
+route_read(
+    struct supervisor * sv,
+    uint64_t            now)
+{
+    static uint8_t      buf[16384];
+    struct route_event  events[32];
+    int                 i;
+
+    for (i = 0; i < 64; i++)
+    {
+        ssize_t         len = route_socket_read(sv->route_fd, buf, sizeof(buf));
+        size_t          n;
+        size_t          k;
+
+        if (len < 0)
+        {
+            if (errno == ENOBUFS)
+            {
+                struct route_event resync;
+
+                memset(&resync, 0, sizeof(resync));
+                resync.kind = ROUTE_RESYNC;
+                route_event_handle(sv, &resync, now);
+                continue;
+            }
+            return;
+        }
+        n = route_decode(buf, (size_t) len, &sv->query, events, 32);
+        for (k = 0; k < n; k++)
+        {
+            route_event_handle(sv, &events[k], now);
+        }
+    }
 }
 
 
 //
-// The supervisor: one poll loop over the signal waker, the routing socket
-// and the black-hole probe socket, with every timer explicit
+// The supervisor's loop.  Each round takes what happened in a fixed order:
+// signals, replies, the watchdog's and the send thread's requests, the
+// routing socket, the fresh-socket check, then the timers in table order.
+// Replies come first so that an answer that raced a deadline wins.
 //
+static void
+supervisor_round(
+    struct supervisor * sv,
+    int                 route_ready,
+    int                 check_ready,
+    uint64_t            now)
+{
+    unsigned            wanted;
+    int                 t;
+
+    // 1. Signals
+    if (term_signal)
+    {
+        shutdown_on_signal(term_signal);
+    }
+    if (hup_signal)
+    {
+        hup_signal = 0;
+        supervisor_event(sv, RE_SIGHUP, "SIGHUP", now);
+    }
+
+    // 2. Replies
+    if (atomic_load(&icmp.last_reply) > sv->rc.last_reply)
+    {
+        supervisor_event(sv, RE_REPLY, NULL, now);
+    }
+
+    // 3. The watchdog's and the send thread's requests
+    wanted = atomic_exchange(&watchdog_wanted, 0);
+    for (t = 0; t < TH_COUNT; t++)
+    {
+        if (wanted & (1u << t))
+        {
+            char        reason[64];
+
+            snprintf(reason, sizeof(reason), "watchdog: %s stalled", threads[t].name);
+            supervisor_event(sv, RE_WATCHDOG, reason, now);
+        }
+    }
+    if (atomic_exchange(&rebuild_wanted, 0) && cfg.send_error_limit &&
+        atomic_load(&icmp.stale_errors) >= cfg.send_error_limit)
+    {
+        char            reason[96];
+
+        snprintf(reason, sizeof(reason), "sendto: %s, %u in a row", strerror(atomic_load(&icmp.last_errno)),
+                 (unsigned) atomic_load(&icmp.stale_errors));
+        supervisor_event(sv, RE_SEND_STALE, reason, now);
+    }
+
+    // 4. The routing socket
+    if (route_ready)
+    {
+        route_read(sv, now);
+    }
+
+    // 5. The fresh-socket check
+    if (check_ready && sv->check_fd >= 0 && check_answered(sv->check_fd, sv->check_ident))
+    {
+        char            reason[128];
+
+        snprintf(reason, sizeof(reason), "fresh-socket probe answered, id 0x%04x silent for %lus",
+                 (unsigned) (atomic_load(&icmp.idents) >> 16),
+                 (unsigned long) (elapsed_since(now, sv->rc.last_reply > sv->rc.started ? sv->rc.last_reply : sv->rc.started) / 1000u));
+        supervisor_event(sv, RE_CHECK_ANSWERED, reason, now);
+    }
+
+    // 6. Timers
+    if (timer_fired(sv->timer, T_DEBOUNCE, now))
+    {
+        route_settle(sv, now);
+    }
+    if (timer_fired(sv->timer, T_RECONCILE, now))
+    {
+        sv->timer[T_RECONCILE] = now + RECONCILE_MS;
+        route_settle(sv, now);
+    }
+    if (timer_fired(sv->timer, T_ROUTE, now))
+    {
+        route_query(sv);
+    }
+    if (timer_fired(sv->timer, T_CHECK, now))
+    {
+        supervisor_event(sv, RE_CHECK_TIMEOUT, NULL, now);
+    }
+    if (timer_fired(sv->timer, T_QUIET, now))
+    {
+        supervisor_event(sv, RE_QUIET, NULL, now);
+    }
+    if (timer_fired(sv->timer, T_REBUILD, now))
+    {
+        supervisor_event(sv, RE_REBUILD_DUE, NULL, now);
+    }
+    if (timer_fired(sv->timer, T_GUARD, now))
+    {
+        watchdog_guard(now);
+    }
+
+    // A reply that came while no one asked for it
+    if (atomic_load(&icmp.reply_wanted) && atomic_load(&icmp.last_reply) > sv->rc.last_reply)
+    {
+        supervisor_event(sv, RE_REPLY, NULL, now);
+    }
+}
+
 static void
 supervise(
     struct supervisor * sv)
 {
+    sigset_t            none;
+
+    // Main takes the daemon's signals only while it waits here
+    sigemptyset(&none);
     for (;;)
     {
-        struct pollfd   pfd[3];
+        struct pollfd   pfd[2];
+        struct timespec ts;
         uint64_t        now;
         uint64_t        wake;
         int             route_slot = -1;
-        int             bh_slot = -1;
+        int             check_slot = -1;
         int             n = 0;
 
         beat(TH_MAIN);
         now = now_ms();
-        wake = watchdog_next_due(TH_SEND, TH_COUNT - 1, now);
-        if (wake < sv->next_tick)
+        if (atomic_load(&threads[TH_WATCHDOG].running))
         {
-            // Look exactly when a heartbeat passes the stall limit
-            sv->next_tick = wake;
+            sv->timer[T_GUARD] = now - heartbeat_age(TH_WATCHDOG, now) + cfg.watchdog_limit + 1;
         }
-        wake = sv->next_tick;
-        if (sv->debounce_at && sv->debounce_at < wake)
+        wake = timer_next(sv->timer);
+        if (wake > now + SLICE_MS)
         {
-            wake = sv->debounce_at;
+            // Main beats at least once a slice too
+            wake = now + SLICE_MS;
         }
-        if (sv->pending && sv->due < wake)
-        {
-            wake = sv->due;
-        }
-        if (sv->bh_fd >= 0 && sv->bh_deadline < wake)
-        {
-            wake = sv->bh_deadline;
-        }
+        sv->expected = wake;
 
-        memset(pfd, 0, sizeof(pfd));
-        pfd[n].fd = main_waker.rd;
-        pfd[n++].events = POLLIN;
         if (sv->route_fd >= 0)
         {
             route_slot = n;
             pfd[n].fd = sv->route_fd;
-            pfd[n++].events = POLLIN;
+            pfd[n].events = POLLIN;
+            pfd[n++].revents = 0;
         }
-        if (sv->bh_fd >= 0)
+        if (sv->check_fd >= 0)
         {
-            bh_slot = n;
-            pfd[n].fd = sv->bh_fd;
-            pfd[n++].events = POLLIN;
+            check_slot = n;
+            pfd[n].fd = sv->check_fd;
+            pfd[n].events = POLLIN;
+            pfd[n++].revents = 0;
         }
-        if (poll(pfd, (nfds_t) n, wake > now ? (int) (wake - now) : 0) < 0)
+        ts.tv_sec = (time_t) ((wake > now ? wake - now : 0) / 1000u);
+        ts.tv_nsec = (long) ((wake > now ? wake - now : 0) % 1000u) * 1000000L;
+        if (ppoll(pfd, (nfds_t) n, &ts, &none) < 0)
         {
             memset(pfd, 0, sizeof(pfd));
         }
 
         beat(TH_MAIN);
         now = now_ms();
-        if (pfd[0].revents)
+        if (watchdog_was_paused(sv->expected, now))
         {
-            waker_drain(&main_waker);
+            // Nobody ran: heartbeats count from now
+            atomic_store(&resumed_at, now);
         }
-        if (term_signal)
-        {
-            shutdown_on_signal(term_signal);
-        }
-        if (hup_signal)
-        {
-            hup_signal = 0;
-            rebuild_request(sv, "SIGHUP", 0, now);
-        }
-        if (atomic_exchange(&rebuild_wanted, 0) && cfg.send_error_limit &&
-            atomic_load(&probe.stale_errors) >= cfg.send_error_limit)
-        {
-            char        reason[96];
-            int         err = atomic_load(&probe.last_errno);
-
-            snprintf(reason, sizeof(reason), "sendto: %s, %u in a row", strerror(err),
-                     (unsigned) atomic_load(&probe.stale_errors));
-            rebuild_request(sv, reason, RB_GUARDED | RB_TROUBLE, now);
-        }
-        if (route_slot >= 0 && pfd[route_slot].revents)
-        {
-            route_read(sv, now);
-        }
-        if (bh_slot >= 0 && pfd[bh_slot].revents)
-        {
-            blackhole_probe_read(sv, now);
-        }
-        if (sv->debounce_at && now >= sv->debounce_at)
-        {
-            route_settle(sv, now);
-        }
-        if (sv->route_fd >= 0 && now >= sv->reconcile_at)
-        {
-            sv->reconcile_at = now + RECONCILE_MS;
-            route_settle(sv, now);
-        }
-        if (sv->bh_fd >= 0 && now >= sv->bh_deadline)
-        {
-            blackhole_probe_timeout(sv, now);
-        }
-        heal_check(sv, now);
-        if (sv->trouble_since || sv->storm)
-        {
-            atomic_store(&probe.reply_wanted, 1);
-        }
-        blackhole_check(sv, now);
-        if (sv->pending && now >= sv->due)
-        {
-            rebuild_attempt(sv, now);
-        }
-        if (atomic_exchange(&watchdog_wanted, 0) || now >= sv->next_tick)
-        {
-            watchdog_tick(sv, now);
-            sv->next_tick = now + SLICE_MS;
-        }
+        supervisor_round(sv, route_slot >= 0 && pfd[route_slot].revents,
+                         check_slot >= 0 && pfd[check_slot].revents, now);
     }
 }
 
 
 //
+// 10. Start-up and main()
+//
+
 // Start-up errors: one line naming what was wrong (stderr, and syslog with
 // -S), nothing left behind, exit status 1
-//
 static void fatal(const char * fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 static void
@@ -4168,7 +5350,7 @@ fatal(
     const char *        fmt,
     ...)
 {
-    char                buf[1024];
+    char                buf[LOG_LINE_MAX];
     va_list             args;
 
     va_start(args, fmt);
@@ -4186,10 +5368,13 @@ fatal(
 
 
 //
-// Pid file: create it exclusively and lock it; an existing one is reused
-// only if it is not locked and names no live process (or names us: a
-// re-execution in place).  The pid itself is written after the fork.
+// Pid file: created exclusively and locked while we check it; an existing
+// one is reused only if it is not locked and names no live process (or
+// names us: a restart in place).  The pid is written after the fork, and the
+// file closed, as upstream does.
 //
+static int              pidfile_fd = -1;
+
 static void
 pidfile_open(void)
 {
@@ -4242,16 +5427,18 @@ pidfile_write(void)
     int                 len;
 
     len = snprintf(buf, sizeof(buf), "%ld\n", (long) getpid());
-    if (ftruncate(pidfile_fd, 0) < 0 || pwrite(pidfile_fd, buf, (size_t) len, 0) != len)
+    if (ftruncate(pidfile_fd, 0) < 0 || pwrite(pidfile_fd, buf, (size_t) len, 0) != len || close(pidfile_fd) < 0)
     {
         fatal("pid file %s: %s", cfg.pidfile, strerror(errno));
     }
+    pidfile_fd = -1;
 }
 
 
 //
 // Status socket: replace a stale socket at the path (but never another
-// kind of file), bind, make it world-connectable, listen
+// kind of file), bind, make it world-connectable, listen with the system's
+// largest backlog
 //
 static void
 usocket_create(void)
@@ -4370,7 +5557,7 @@ daemonize(void)
 
 
 //
-// Signals: the handler only records and wakes the supervisor
+// Signals: the handler only records; main acts on them after its ppoll()
 //
 static void
 on_signal(
@@ -4380,55 +5567,15 @@ on_signal(
     {
         hup_signal = 1;
     }
-    else
+    else if (sig == SIGTERM || sig == SIGINT)
     {
         term_signal = sig;
     }
-    waker_poke(&main_waker);
 }
 
 
 //
-// Start one thread with its heartbeat armed
-//
-static void
-thread_start(
-    int                 slot,
-    void *              (*fn)(void *),
-    int                 realtime)
-{
-    pthread_attr_t      attr;
-    pthread_t           tid;
-    int                 rc;
-
-    pthread_attr_init(&attr);
-    if (realtime)
-    {
-        struct sched_param param;
-
-        memset(&param, 0, sizeof(param));
-        param.sched_priority = sched_get_priority_min(SCHED_RR);
-        if ((rc = pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED)) != 0 ||
-            (rc = pthread_attr_setschedpolicy(&attr, SCHED_RR)) != 0 ||
-            (rc = pthread_attr_setschedparam(&attr, &param)) != 0)
-        {
-            fatal("%s thread: SCHED_RR: %s", beats[slot].name, strerror(rc));
-        }
-    }
-    atomic_store(&beats[slot].beat, now_ms());
-    atomic_store(&beats[slot].running, 1);
-    rc = pthread_create(&tid, &attr, fn, NULL);
-    pthread_attr_destroy(&attr);
-    if (rc != 0)
-    {
-        fatal("%s thread: %s", beats[slot].name, strerror(rc));
-    }
-    (void) pthread_detach(tid);
-}
-
-
-//
-// Where our own binary is, for re-execution in place.  The real path, not
+// Where our own binary is, for the restart in place.  The real path, not
 // /proc/self/exe: the process name comes from the path executed, and
 // pfSense finds us by the name "dpinger".
 //
@@ -4459,40 +5606,31 @@ self_path_find(void)
 }
 
 
-#ifndef DPINGER_MAIN
-#define DPINGER_MAIN            main
-#endif
+//
+// Start-up steps, in upstream's order
+//
 
-int
-DPINGER_MAIN(
+// 1. Arguments, and the state a previous image of this process left us
+static void
+startup_args(
     int                 argc,
     char *              argv[])
 {
-    static struct supervisor sv;
     char                err[512];
-    const char *        stage;
-    sigset_t            sigs;
-    struct sigaction    act;
-    uint32_t            scope = 0;
-    uint16_t            ident;
-    int                 ready_fd = -1;
-    int                 send_fd;
-    int                 recv_fd;
     int                 rc;
-    int                 i;
 
-    // The original arguments for re-execution (getopt may permute argv),
-    // and the state a previous image of this process left us
+    // The original arguments for the restart (getopt may permute argv)
     saved_argv = calloc((size_t) argc + 1, sizeof(char *));
     if (saved_argv == NULL)
     {
         fatal("out of memory");
     }
     memcpy(saved_argv, argv, (size_t) argc * sizeof(char *));
-    reexecuted = reexec_state_parse(getenv(REEXEC_ENV), &reexec) == 0;
+    // Only a state naming this very process counts: a stray variable
+    // inherited from elsewhere is ignored
+    reexecuted = reexec_state_parse(getenv(REEXEC_ENV), (long) getpid(), &reexec) == 0;
     (void) unsetenv(REEXEC_ENV);
 
-    // 1. Arguments
     rc = args_parse(argc, argv, &cfg, err, sizeof(err));
     if (cfg.use_syslog)
     {
@@ -4515,6 +5653,14 @@ DPINGER_MAIN(
     {
         fatal("%s", err);
     }
+}
+
+// The window (carried over from a previous image), and what a restart in
+// place needs, prepared now so that it allocates nothing
+static void
+startup_memory(void)
+{
+    int                 i;
 
     self_path_find();
     for (i = 0; environ[i]; i++)
@@ -4531,63 +5677,80 @@ DPINGER_MAIN(
     window.count = cfg.slot_count;
     if (reexecuted)
     {
-        // Carry on with the window and the sequence of the previous image
         window_import(reexec.window_fd);
-        atomic_store(&probe.next_seq, reexec.seq);
+        atomic_store(&icmp.next_seq, reexec.seq);
     }
+}
+
+// Signals: handlers first, then every signal of ours blocked in main (and
+// so in every thread it starts); main takes them only in its ppoll()
+static void
+startup_signals(void)
+{
+    struct sigaction    act;
 
     signal(SIGPIPE, SIG_IGN);
-    if (waker_open(&main_waker) || waker_open(&recv_waker))
-    {
-        fatal("wake-up descriptors: %s", strerror(errno));
-    }
+    sigemptyset(&mask_daemon);
+    sigaddset(&mask_daemon, SIGTERM);
+    sigaddset(&mask_daemon, SIGINT);
+    sigaddset(&mask_daemon, SIGHUP);
+    sigaddset(&mask_daemon, SIGWAKE);
+    mask_wakeable = mask_daemon;
+    sigdelset(&mask_wakeable, SIGWAKE);
 
-    // Signals are only recorded from now on: a SIGTERM during start-up is
-    // acted on by the supervisor, which removes whatever was created
     memset(&act, 0, sizeof(act));
     act.sa_handler = on_signal;
-    sigemptyset(&act.sa_mask);
+    act.sa_mask = mask_daemon;
     sigaction(SIGTERM, &act, NULL);
     sigaction(SIGINT, &act, NULL);
     sigaction(SIGHUP, &act, NULL);
+    sigaction(SIGWAKE, &act, NULL);
+    pthread_sigmask(SIG_SETMASK, &mask_daemon, NULL);
+}
 
-    // 2, 3. The ICMP sockets, bound to -B.  After a re-execution a bind that
-    // fails is retried like a rebuild instead of being fatal.
-    if (probe_socks_open(&send_fd, &recv_fd, &scope, &stage) < 0)
+// 2, 3. The ICMP sockets, bound to -B.  After a restart in place a bind
+// that fails is not fatal: placeholder sockets stand in until the
+// supervisor's rebuild works.
+static void
+startup_sockets(void)
+{
+    const char *        stage;
+    uint32_t            scope = 0;
+    int                 send_fd;
+    int                 recv_fd;
+
+    if (icmp_socks_open(&send_fd, &recv_fd, &scope, &stage) == 0)
     {
-        int     saved = errno;
+        atomic_store(&icmp.real, 1);
+    }
+    else
+    {
+        int     err = errno;
 
         if (!reexecuted || strcmp(stage, "socket") == 0)
         {
             if (strcmp(stage, "bind") == 0)
             {
-                fatal("bind %s: %s", cfg.bind_str, strerror(saved));
+                fatal("bind %s: %s", cfg.bind_str, strerror(err));
             }
-            fatal("%s: %s", stage, strerror(saved));
+            fatal("%s: %s", stage, strerror(err));
         }
         send_fd = icmp_socket_open(NULL, 0, 0, &stage);
-        recv_fd = icmp_socket_open(NULL, 0, 0, &stage);
+        recv_fd = icmp_socket_open(NULL, 0, 1, &stage);
         if (send_fd < 0 || recv_fd < 0)
         {
             fatal("socket: %s", strerror(errno));
         }
-        rebuild_request(&sv, "restart in place: bind failed", RB_TROUBLE, 0);
     }
-    else
-    {
-        atomic_store(&probe.usable, 1);
-    }
-    probe.send_fd = send_fd;
-    probe.recv_fd = recv_fd;
-    atomic_store(&probe.dest_scope, scope);
+    icmp.send_fd = send_fd;
+    icmp.recv_fd = recv_fd;
+    atomic_store(&icmp.dest_scope, scope);
+}
 
-    // 4. Privileges: back to the real ids (a no-op when started as root)
-    if (setgid(getgid()) < 0 || setuid(getuid()) < 0)
-    {
-        fatal("drop privileges: %s", strerror(errno));
-    }
-
-    // 5. Pid file, report file, status socket
+// 5. Pid file, report file, status socket
+static void
+startup_files(void)
+{
     if (cfg.pidfile)
     {
         pidfile_open();
@@ -4606,43 +5769,70 @@ DPINGER_MAIN(
     {
         usocket_open();
     }
+}
 
-    // 6. Daemonize, unless -f or this is a re-execution in place
-    if (!cfg.foreground && !reexecuted)
-    {
-        ready_fd = daemonize();
-    }
+// 7. The pid file, and the identity of the echo requests
+static void
+startup_identity(void)
+{
+    uint16_t            ident;
 
-    // 7. Signals (blocked in every thread but main), the pid file, identity
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     if (pidfile_fd >= 0)
     {
         pidfile_write();
     }
-    probe.ident_base = (uint16_t) getpid();
-    atomic_store(&probe.generation, reexecuted ? reexec.generation + 1 : 0);
-    ident = ident_for(probe.ident_base, atomic_load(&probe.generation));
-    atomic_store(&probe.idents, (uint32_t) ident << 16 | ident);
+    icmp.ident_base = (uint16_t) getpid();
+    atomic_store(&icmp.generation, reexecuted ? reexec.generation + 1 : 0);
+    ident = ident_for(icmp.ident_base, atomic_load(&icmp.generation));
+    atomic_store(&icmp.idents, (uint32_t) ident << 16 | ident);
+}
 
-    // 8. The parameter line
-    logmsg(LOG_WARNING, "send_interval %lums  loss_interval %lums  time_period %lums  report_interval %lums  "
-           "data_len %lu  alert_interval %lums  latency_alarm %lums  loss_alarm %lu%%  alarm_hold %lums  "
-           "dest_addr %s  bind_addr %s  identifier \"%s\"",
-           cfg.send_interval, cfg.loss_interval, cfg.time_period, cfg.report_interval, cfg.data_len,
-           cfg.alert_interval, cfg.latency_alarm, cfg.loss_alarm, cfg.alarm_hold, cfg.dest_str,
-           cfg.bind_str ? cfg.bind_str : "(none)", cfg.identifier ? cfg.identifier : "");
+// Start one thread with its heartbeat armed
+static void
+thread_start(
+    int                 t,
+    void *              (*fn)(void *),
+    int                 realtime)
+{
+    pthread_attr_t      attr;
+    int                 rc;
 
-    // 9. Threads; the first echo request goes out at once
-    atomic_store(&beats[TH_MAIN].beat, now_ms());
-    atomic_store(&beats[TH_MAIN].running, 1);
-    if (sv.pending == 0)
+    pthread_attr_init(&attr);
+    if (realtime)
     {
-        atomic_store(&probe.last_send_ok, now_ms());
+        struct sched_param param;
+
+        memset(&param, 0, sizeof(param));
+        param.sched_priority = sched_get_priority_min(SCHED_RR);
+        if ((rc = pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED)) != 0 ||
+            (rc = pthread_attr_setschedpolicy(&attr, SCHED_RR)) != 0 ||
+            (rc = pthread_attr_setschedparam(&attr, &param)) != 0)
+        {
+            fatal("%s thread: SCHED_RR: %s", threads[t].name, strerror(rc));
+        }
     }
+    atomic_store(&threads[t].beat, now_ms());
+    rc = pthread_create(&threads[t].handle, &attr, fn, NULL);
+    pthread_attr_destroy(&attr);
+    if (rc != 0)
+    {
+        fatal("%s thread: %s", threads[t].name, strerror(rc));
+    }
+    (void) pthread_detach(threads[t].handle);
+    atomic_store_explicit(&threads[t].running, 1, memory_order_release);
+}
+
+// 9. The threads; the first echo request goes out at once
+static void
+threads_start(void)
+{
+    threads[TH_MAIN].handle = pthread_self();
+    atomic_store(&threads[TH_MAIN].beat, now_ms());
+    atomic_store_explicit(&threads[TH_MAIN].running, 1, memory_order_release);
+#if defined(__linux__)
+    atomic_store(&threads[TH_MAIN].kernel_tid, (int) syscall(SYS_gettid));
+#endif
+    atomic_store(&icmp.last_send_ok, now_ms());
     thread_start(TH_RECV, recv_thread, cfg.realtime_recv);
     thread_start(TH_SEND, send_thread, 0);
     if (cfg.report_interval)
@@ -4657,34 +5847,97 @@ DPINGER_MAIN(
     {
         thread_start(TH_STATUS, status_thread, 0);
     }
-    pthread_sigmask(SIG_UNBLOCK, &sigs, NULL);
+    if (cfg.watchdog_limit)
+    {
+        thread_start(TH_WATCHDOG, watchdog_thread, 0);
+    }
+}
 
+// The supervisor's start: what to watch, the routing socket, the timers;
+// and a rebuild at once when only placeholder sockets could be made
+static void
+supervisor_start(
+    struct supervisor * sv)
+{
+    uint64_t            now = now_ms();
+
+    recovery_init(&sv->rc, sv->timer, cfg.send_interval, cfg.loss_interval, now);
+    watch_refresh(&sv->watch);
+    sv->built_index = sv->watch.ifindex;
+    if (!cfg.no_route_socket)
+    {
+        sv->route_fd = route_socket_open(&sv->query.sender);
+        if (sv->route_fd < 0)
+        {
+            log_dest(LL_D_NO_ROUTE_SOCKET, strerror(errno));
+        }
+        else
+        {
+            int size;
+
+            // A larger receive buffer: halve the request until the kernel takes it
+            for (size = 1 << 20; size >= 65536; size /= 2)
+            {
+                if (setsockopt(sv->route_fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) == 0)
+                {
+                    break;
+                }
+            }
+            sv->timer[T_RECONCILE] = now + RECONCILE_MS;
+            route_query(sv);
+        }
+    }
+    if (!atomic_load(&icmp.real))
+    {
+        supervisor_event(sv, RE_PATH_CHANGED, "restart in place: bind failed", now);
+    }
+}
+
+
+#ifndef DPINGER_MAIN
+#define DPINGER_MAIN            main
+#endif
+
+int
+DPINGER_MAIN(
+    int                 argc,
+    char *              argv[])
+{
+    static struct supervisor sv = { .route_fd = -1, .check_fd = -1 };
+    int                 ready_fd = -1;
+
+    startup_args(argc, argv);
+    startup_memory();
+    startup_signals();
+    startup_sockets();
+
+    // 4. Privileges: back to the real ids (a no-op when started as root)
+    if (setgid(getgid()) < 0 || setuid(getuid()) < 0)
+    {
+        fatal("drop privileges: %s", strerror(errno));
+    }
+
+    startup_files();
+
+    // 6. Daemonize, unless -f or this is a restart in place
+    if (!cfg.foreground && !reexecuted)
+    {
+        ready_fd = daemonize();
+    }
+    startup_identity();
+
+    // 8. The parameter line (the identifier with the space -i adds, as upstream)
+    logmsg(LL_PARAMS, cfg.send_interval, cfg.loss_interval, cfg.time_period, cfg.report_interval, cfg.data_len,
+           cfg.alert_interval, cfg.latency_alarm, cfg.loss_alarm, cfg.alarm_hold, cfg.dest_str,
+           cfg.bind_str ? cfg.bind_str : "(none)", cfg.prefix);
+
+    threads_start();
     if (ready_fd >= 0)
     {
         (void) !write(ready_fd, "R", 1);
         close(ready_fd);
     }
-
-    // The supervisor loop
-    sv.route_fd = -1;
-    sv.bh_fd = -1;
-    sv.bh_last = now_ms();
-    sv.next_tick = now_ms() + SLICE_MS;
-    sv.reconcile_at = now_ms() + RECONCILE_MS;
-    if (sv.pending)
-    {
-        sv.due = now_ms();
-    }
-    watch_refresh(&sv.watch);
-    if (!cfg.no_route_socket)
-    {
-        sv.route_fd = route_socket_open();
-        if (sv.route_fd < 0)
-        {
-            logmsg(LOG_WARNING, "%s%s: routing socket: %s; interface changes are seen through send errors only",
-                   cfg.prefix, cfg.dest_str, strerror(errno));
-        }
-    }
+    supervisor_start(&sv);
     supervise(&sv);
     return 0;
 }

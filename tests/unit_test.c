@@ -6,9 +6,12 @@
 //
 
 #define DPINGER_MAIN dpinger_main
+#define DPINGER_ALL_DECODERS 1
 #include "../dpinger.c"
 
 #include <atf-c.h>
+
+#include "lib/route_msgs.h"
 
 #if defined(__linux__)
 #include <linux/if_addr.h>
@@ -502,7 +505,7 @@ ATF_TC_BODY(receive_timestamps, tc)
     // No timestamp: the time of reading
     memset(&msg, 0, sizeof(msg));
     now = now_us();
-    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, 1000000u, &offset), now);
 
     // A stamp 5ms old: the first one only learns the clock offset
     clock_gettime(CLOCK_REALTIME, &real);
@@ -514,25 +517,33 @@ ATF_TC_BODY(receive_timestamps, tc)
         real.tv_sec--;
     }
     stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
-    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, 1000000u, &offset), now);
     ATF_CHECK(offset != 0);
-    got = rx_stamp_us(&msg, now, &offset);
+    got = rx_stamp_us(&msg, now, 1000000u, &offset);
     ATF_CHECK_MSG(got < now && now - got > 4000 && now - got < 6000, "stamp %llu us before now",
                   (unsigned long long) (now - got));
 
-    // In the future, or more than a slice old: not plausible
+    // Older than the allowed age or in the future: not plausible.  A reply
+    // queued while the process was stopped keeps its true time when the
+    // allowed age (the time period) covers it.
+    real.tv_sec -= 20;
+    stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
+    got = rx_stamp_us(&msg, now, 60000000u, &offset);
+    ATF_CHECK_MSG(now - got > 19000000 && now - got < 21000000, "stamp %llu us before now",
+                  (unsigned long long) (now - got));
+    real.tv_sec += 20;
     real.tv_sec += 2;
     stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
-    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, 1000000u, &offset), now);
     real.tv_sec -= 4;
     stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
-    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, 1000000u, &offset), now);
 
     // A clock step (the offset moved by more than a millisecond): now
     offset += 5000;
     real.tv_sec += 2;
     stamp_msg(&msg, ctl.space, sizeof(ctl.space), &real);
-    ATF_CHECK_EQ(rx_stamp_us(&msg, now, &offset), now);
+    ATF_CHECK_EQ(rx_stamp_us(&msg, now, 1000000u, &offset), now);
 }
 
 ATF_TC(reply_source);
@@ -666,16 +677,19 @@ ATF_TC_BODY(reexec_state, tc)
 {
     struct reexec_state st;
 
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:123456789:7:4711:9:5", &st), 0);
+    ATF_CHECK_EQ(reexec_state_parse("v2:4242:2:123456789:7:4711:9:5", 4242, &st), 0);
     ATF_CHECK(st.count == 2 && st.last == 123456789u && st.generation == 7 && st.seq == 4711);
     ATF_CHECK(st.window_fd == 9 && st.usocket_fd == 5);
-    ATF_CHECK_EQ(reexec_state_parse("v1:1:5:0:0:-1:-1", &st), 0);
+    ATF_CHECK_EQ(reexec_state_parse("v2:7:1:5:0:0:-1:-1", 7, &st), 0);
     ATF_CHECK(st.window_fd == -1 && st.usocket_fd == -1);
-    ATF_CHECK_EQ(reexec_state_parse(NULL, &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v2:2:1:7:0:3:4", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7:0:3:4x", &st), -1);
-    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7:0:3", &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse(NULL, 7, &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("", 7, &st), -1);
+    // Another process's state (a variable inherited from elsewhere) is not ours
+    ATF_CHECK_EQ(reexec_state_parse("v2:4242:2:1:7:0:3:4", 4243, &st), -1);
+    // The old format, trailing text, a missing field
+    ATF_CHECK_EQ(reexec_state_parse("v1:2:1:7:0:3:4", 7, &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v2:7:2:1:7:0:3:4x", 7, &st), -1);
+    ATF_CHECK_EQ(reexec_state_parse("v2:7:2:1:7:0:3", 7, &st), -1);
 }
 
 ATF_TC(alarm_holds);
@@ -708,107 +722,11 @@ ATF_TC_BODY(alarm_holds, tc)
 //
 // Routing messages, FreeBSD layout (amd64): built byte by byte
 //
-static void
-put16(
-    uint8_t *           p,
-    uint16_t            v)
-{
-    memcpy(p, &v, 2);
-}
 
-static void
-put32(
-    uint8_t *           p,
-    uint32_t            v)
-{
-    memcpy(p, &v, 4);
-}
 
-static size_t
-fb_announce(
-    uint8_t *           p,
-    uint16_t            index,
-    const char *        name,
-    uint16_t            what)
-{
-    memset(p, 0, 24);
-    put16(p, 24);
-    p[2] = 5;
-    p[3] = 0x11;
-    put16(p + 4, index);
-    memcpy(p + 6, name, strlen(name));
-    put16(p + 22, what);
-    return 24;
-}
 
-static size_t
-fb_ifinfo(
-    uint8_t *           p,
-    uint16_t            index,
-    uint32_t            flags,
-    uint8_t             link_state)
-{
-    memset(p, 0, 168);
-    put16(p, 168);
-    p[2] = 5;
-    p[3] = 0x0e;
-    put32(p + 8, flags);
-    put16(p + 12, index);
-    p[16] = 6;                  // ifi_type
-    p[20] = link_state;
-    return 168;
-}
 
 // An address message with netmask, interface (sockaddr_dl) and address
-static size_t
-fb_ifaddr(
-    uint8_t *           p,
-    uint8_t             type,
-    uint16_t            index,
-    int                 v6,
-    const char *        addr,
-    const char *        ifname)
-{
-    size_t              off = 20;
-    size_t              nlen = strlen(ifname);
-
-    memset(p, 0, 256);
-    p[2] = 5;
-    p[3] = type;
-    put32(p + 4, 0x4 | 0x10 | 0x20);
-    put16(p + 12, index);
-
-    // RTAX_NETMASK
-    p[off] = v6 ? 28 : 16;
-    p[off + 1] = v6 ? 28 : 2;
-    off += v6 ? 32 : 16;
-    // RTAX_IFP: sockaddr_dl, name then a 6-byte link address
-    p[off] = (uint8_t) (8 + nlen + 6);
-    p[off + 1] = 18;
-    put16(p + off + 2, index);
-    p[off + 5] = (uint8_t) nlen;
-    p[off + 6] = 6;
-    memcpy(p + off + 8, ifname, nlen);
-    off += (8 + nlen + 6 + 7) / 8 * 8;
-    // RTAX_IFA
-    if (v6)
-    {
-        p[off] = 28;
-        p[off + 1] = 28;
-        inet_pton(AF_INET6, addr, p + off + 8);
-        put32(p + off + 24, index);
-        off += 32;
-    }
-    else
-    {
-        p[off] = 16;
-        p[off + 1] = 2;
-        inet_pton(AF_INET, addr, p + off + 4);
-        off += 16;
-    }
-    put16(p, (uint16_t) off);
-    return off;
-}
 
 ATF_TC(freebsd_decoder);
 ATF_TC_HEAD(freebsd_decoder, tc)
@@ -823,41 +741,41 @@ ATF_TC_BODY(freebsd_decoder, tc)
     size_t              len;
 
     len = fb_announce(buf, 7, "ipsec1", 0);
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     ATF_CHECK(ev[0].kind == ROUTE_LINK_NEW && ev[0].index == 7);
     ATF_CHECK_STREQ(ev[0].name, "ipsec1");
     len = fb_announce(buf, 7, "ipsec1", 1);
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     ATF_CHECK(ev[0].kind == ROUTE_LINK_GONE);
 
     // A 16-byte name without NUL stays within its field
     len = fb_announce(buf, 3, "abcdefghijklmnop", 0);
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     ATF_CHECK_EQ(strlen(ev[0].name), 15u);
 
     len = fb_ifinfo(buf, 9, 0x1 | 0x40, 2);
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     ATF_CHECK(ev[0].kind == ROUTE_LINK_NEW && ev[0].index == 9);
     ATF_CHECK_EQ(ev[0].flags, (unsigned) (ROUTE_F_UP | ROUTE_F_RUNNING));
     ATF_CHECK_EQ(ev[0].name[0], '\0');
     len = fb_ifinfo(buf, 9, 0x1 | 0x40, 1);
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     ATF_CHECK_EQ(ev[0].flags, (unsigned) ROUTE_F_UP);
     len = fb_ifinfo(buf, 9, 0, 0);
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     ATF_CHECK_EQ(ev[0].flags, 0u);
 
     len = fb_ifaddr(buf, 0x0c, 4, 0, "203.0.113.10", "igb0");
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     inet_pton(AF_INET, "203.0.113.10", want);
-    ATF_CHECK(ev[0].kind == ROUTE_ADDR_NEW && ev[0].index == 4 && ev[0].family == 4);
+    ATF_CHECK(ev[0].kind == ROUTE_ADDR_NEW && ev[0].index == 4 && ev[0].family == AF_INET);
     ATF_CHECK(memcmp(ev[0].addr, want, 4) == 0);
     ATF_CHECK_STREQ(ev[0].name, "igb0");
 
     len = fb_ifaddr(buf, 0x0d, 12, 1, "fe80::1", "ipsec3");
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     inet_pton(AF_INET6, "fe80::1", want);
-    ATF_CHECK(ev[0].kind == ROUTE_ADDR_GONE && ev[0].index == 12 && ev[0].family == 6);
+    ATF_CHECK(ev[0].kind == ROUTE_ADDR_GONE && ev[0].index == 12 && ev[0].family == AF_INET6);
     ATF_CHECK(memcmp(ev[0].addr, want, 16) == 0);
     ATF_CHECK_STREQ(ev[0].name, "ipsec3");
 
@@ -865,9 +783,9 @@ ATF_TC_BODY(freebsd_decoder, tc)
     len = fb_announce(buf, 5, "gif0", 1);
     len += fb_announce(buf + len, 5, "gif0", 0);
     len += fb_ifinfo(buf + len, 5, 0x41, 2);
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 3u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 3u);
     ATF_CHECK(ev[0].kind == ROUTE_LINK_GONE && ev[1].kind == ROUTE_LINK_NEW && ev[2].index == 5);
-    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 2), 2u);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, NULL, ev, 2), 2u);
 }
 
 ATF_TC(freebsd_decoder_malformed);
@@ -884,23 +802,23 @@ ATF_TC_BODY(freebsd_decoder_malformed, tc)
 
     len = fb_announce(buf, 7, "em0", 0);
     buf[2] = 4;
-    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);        // version
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 0u);        // version
     len = fb_announce(buf, 7, "em0", 0);
-    ATF_CHECK_EQ(route_decode_freebsd(buf, len - 1, ev, 4), 0u);    // shorter than its length
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len - 1, NULL, ev, 4), 0u);    // shorter than its length
     put16(buf, 20);
-    ATF_CHECK_EQ(route_decode_freebsd(buf, 20, ev, 4), 0u);         // length below the struct
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 20, NULL, ev, 4), 0u);         // length below the struct
     len = fb_announce(buf, 7, "em0", 5);
-    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);        // unknown ifan_what
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 0u);        // unknown ifan_what
     len = fb_announce(buf, 7, "em0", 0);
     buf[3] = 0x12;                                                  // RTM_IEEE80211
-    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 0u);
     put16(buf, 0);
-    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);        // zero length stops the walk
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 0u);        // zero length stops the walk
     len = fb_ifinfo(buf, 1, 1, 2);
     put16(buf, 23);
-    ATF_CHECK_EQ(route_decode_freebsd(buf, 23, ev, 4), 0u);
-    ATF_CHECK_EQ(route_decode_freebsd(buf, 3, ev, 4), 0u);
-    ATF_CHECK_EQ(route_decode_freebsd(buf, 0, ev, 4), 0u);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 23, NULL, ev, 4), 0u);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 3, NULL, ev, 4), 0u);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 0, NULL, ev, 4), 0u);
 
     // Address messages cut at every length, with the header length fixed up
     len = fb_ifaddr(buf, 0x0c, 4, 1, "2001:db8::1", "vtnet0");
@@ -910,16 +828,16 @@ ATF_TC_BODY(freebsd_decoder_malformed, tc)
 
         memcpy(copy, buf, cut);
         put16(copy, (uint16_t) cut);
-        ATF_REQUIRE_EQ_MSG(route_decode_freebsd(copy, cut, ev, 4), 0u, "cut at %zu", cut);
+        ATF_REQUIRE_EQ_MSG(route_decode_freebsd(copy, cut, NULL, ev, 4), 0u, "cut at %zu", cut);
     }
     // A sockaddr claiming more than is there
     len = fb_ifaddr(buf, 0x0c, 4, 0, "192.0.2.1", "em0");
     buf[len - 16] = 200;
-    ATF_CHECK_EQ(route_decode_freebsd(buf, len, ev, 4), 0u);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 0u);
     // An interface name longer than its sockaddr_dl
     len = fb_ifaddr(buf, 0x0c, 4, 0, "192.0.2.1", "em0");
     buf[36 + 5] = 100;
-    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, ev, 4), 1u);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, NULL, ev, 4), 1u);
     ATF_CHECK_EQ(ev[0].name[0], '\0');
 }
 
@@ -927,79 +845,8 @@ ATF_TC_BODY(freebsd_decoder_malformed, tc)
 //
 // Routing messages, Linux rtnetlink
 //
-static size_t
-nl_attr(
-    uint8_t *           p,
-    uint16_t            type,
-    const void *        data,
-    size_t              len)
-{
-    put16(p, (uint16_t) (4 + len));
-    put16(p + 2, type);
-    memcpy(p + 4, data, len);
-    memset(p + 4 + len, 0, NL_ALIGN(4 + len) - (4 + len));
-    return NL_ALIGN(4 + len);
-}
 
-static size_t
-nl_link(
-    uint8_t *           p,
-    uint16_t            type,
-    int                 index,
-    unsigned            flags,
-    const char *        name)
-{
-    size_t              off = 16;
 
-    memset(p, 0, 16 + 16);
-    put16(p + 4, type);
-    put32(p + 16 + 4, (uint32_t) index);
-    put32(p + 16 + 8, flags);
-    off += 16;
-    if (name)
-    {
-        off += nl_attr(p + off, 3, name, strlen(name) + 1);
-    }
-    put32(p, (uint32_t) off);
-    return off;
-}
-
-static size_t
-nl_addr(
-    uint8_t *           p,
-    uint16_t            type,
-    int                 index,
-    int                 v6,
-    const char *        address,
-    const char *        local,
-    uint32_t            flags)
-{
-    uint8_t             a[16];
-    size_t              off = 16 + 8;
-
-    memset(p, 0, off);
-    put16(p + 4, type);
-    p[16] = v6 ? 10 : 2;
-    p[16 + 2] = (uint8_t) flags;
-    put32(p + 16 + 4, (uint32_t) index);
-    if (address)
-    {
-        inet_pton(v6 ? AF_INET6 : AF_INET, address, a);
-        off += nl_attr(p + off, 1, a, v6 ? 16 : 4);
-    }
-    if (local)
-    {
-        inet_pton(v6 ? AF_INET6 : AF_INET, local, a);
-        off += nl_attr(p + off, 2, a, v6 ? 16 : 4);
-    }
-    if (!v6)
-    {
-        off += nl_attr(p + off, 3, "eth0:1", 7);
-    }
-    off += nl_attr(p + off, 8, &flags, 4);
-    put32(p, (uint32_t) off);
-    return off;
-}
 
 ATF_TC(linux_decoder);
 ATF_TC_HEAD(linux_decoder, tc)
@@ -1015,12 +862,12 @@ ATF_TC_BODY(linux_decoder, tc)
 
     len += nl_link(buf + len, 16, 5, 0x1 | 0x40 | 0x10000, "vti0");
     len += nl_link(buf + len, 17, 5, 0, "vti0");
-    len += nl_addr(buf + len, 20, 6, 0, "10.9.0.2", "10.9.0.1", 0x80);
-    len += nl_addr(buf + len, 21, 6, 1, "fe80::a", NULL, 0x40);
+    len += nl_addr(buf + len, 20, 6, 0, "10.9.0.2", "10.9.0.1", "eth0:1", 0x80);
+    len += nl_addr(buf + len, 21, 6, 1, "fe80::a", NULL, NULL, 0x40);
     put32(buf + len, 16);
     put16(buf + len + 4, 4);                    // NLMSG_OVERRUN
     len += 16;
-    ATF_REQUIRE_EQ(route_decode_linux(buf, len, ev, 8), 5u);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, NULL, ev, 8), 5u);
 
     ATF_CHECK(ev[0].kind == ROUTE_LINK_NEW && ev[0].index == 5);
     ATF_CHECK_EQ(ev[0].flags, (unsigned) (ROUTE_F_UP | ROUTE_F_RUNNING));
@@ -1028,18 +875,18 @@ ATF_TC_BODY(linux_decoder, tc)
     ATF_CHECK(ev[1].kind == ROUTE_LINK_GONE && ev[1].index == 5);
 
     inet_pton(AF_INET, "10.9.0.1", want);
-    ATF_CHECK(ev[2].kind == ROUTE_ADDR_NEW && ev[2].family == 4 && ev[2].index == 6);
+    ATF_CHECK(ev[2].kind == ROUTE_ADDR_NEW && ev[2].family == AF_INET && ev[2].index == 6);
     ATF_CHECK_MSG(memcmp(ev[2].addr, want, 4) == 0, "IFA_LOCAL is the local address on a point-to-point link");
     ATF_CHECK_STREQ(ev[2].name, "eth0");
     ATF_CHECK_EQ(ev[2].flags & ROUTE_F_TENTATIVE, 0u);
 
     inet_pton(AF_INET6, "fe80::a", want);
-    ATF_CHECK(ev[3].kind == ROUTE_ADDR_GONE && ev[3].family == 6);
+    ATF_CHECK(ev[3].kind == ROUTE_ADDR_GONE && ev[3].family == AF_INET6);
     ATF_CHECK(memcmp(ev[3].addr, want, 16) == 0);
     ATF_CHECK(ev[3].flags & ROUTE_F_TENTATIVE);
 
     ATF_CHECK_EQ(ev[4].kind, ROUTE_RESYNC);
-    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 2), 2u);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, NULL, ev, 2), 2u);
 }
 
 ATF_TC(linux_decoder_malformed);
@@ -1058,42 +905,42 @@ ATF_TC_BODY(linux_decoder_malformed, tc)
     len = nl_link(buf, 16, 5, 1, "vti0");
     for (cut = 0; cut < len; cut++)
     {
-        ATF_REQUIRE_EQ(route_decode_linux(buf, cut, ev, 8), 0u);
+        ATF_REQUIRE_EQ(route_decode_linux(buf, cut, NULL, ev, 8), 0u);
     }
     // An attribute longer than its message: the event keeps no name
     len = nl_link(buf, 16, 5, 1, "vti0");
     put16(buf + 32, 200);
-    ATF_REQUIRE_EQ(route_decode_linux(buf, len, ev, 8), 1u);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, NULL, ev, 8), 1u);
     ATF_CHECK_EQ(ev[0].name[0], '\0');
     // An attribute of length below its header stops the walk
     len = nl_link(buf, 16, 5, 1, "vti0");
     put16(buf + 32, 2);
-    ATF_REQUIRE_EQ(route_decode_linux(buf, len, ev, 8), 1u);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, NULL, ev, 8), 1u);
     // A name without NUL is cut at the field
     len = nl_link(buf, 16, 5, 1, "abcdefghijklmnopqrstu");
-    ATF_REQUIRE_EQ(route_decode_linux(buf, len, ev, 8), 1u);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, NULL, ev, 8), 1u);
     ATF_CHECK_EQ(strlen(ev[0].name), 15u);
     // Body shorter than ifinfomsg / ifaddrmsg
     len = nl_link(buf, 16, 5, 1, NULL);
     put32(buf, 16 + 8);
-    ATF_CHECK_EQ(route_decode_linux(buf, 16 + 8, ev, 8), 0u);
-    len = nl_addr(buf, 20, 1, 0, "10.0.0.1", NULL, 0);
+    ATF_CHECK_EQ(route_decode_linux(buf, 16 + 8, NULL, ev, 8), 0u);
+    len = nl_addr(buf, 20, 1, 0, "10.0.0.1", NULL, "eth0:1", 0);
     put32(buf, 16 + 4);
-    ATF_CHECK_EQ(route_decode_linux(buf, 16 + 4, ev, 8), 0u);
+    ATF_CHECK_EQ(route_decode_linux(buf, 16 + 4, NULL, ev, 8), 0u);
     // An address message without an address, or with a short one
-    len = nl_addr(buf, 20, 1, 0, NULL, NULL, 0);
-    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
-    len = nl_addr(buf, 20, 1, 1, "fe80::1", NULL, 0);
+    len = nl_addr(buf, 20, 1, 0, NULL, NULL, "eth0:1", 0);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, NULL, ev, 8), 0u);
+    len = nl_addr(buf, 20, 1, 1, "fe80::1", NULL, NULL, 0);
     put16(buf + 24, 8);                         // IFA_ADDRESS of 4 bytes for IPv6
-    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, NULL, ev, 8), 0u);
     // Unknown family, unknown type, length below the header
-    len = nl_addr(buf, 20, 1, 0, "10.0.0.1", NULL, 0);
+    len = nl_addr(buf, 20, 1, 0, "10.0.0.1", NULL, "eth0:1", 0);
     buf[16] = 7;
-    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, NULL, ev, 8), 0u);
     len = nl_link(buf, 24, 5, 1, "x");
-    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, NULL, ev, 8), 0u);
     put32(buf, 8);
-    ATF_CHECK_EQ(route_decode_linux(buf, len, ev, 8), 0u);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, NULL, ev, 8), 0u);
 }
 
 ATF_TC(route_relevance);
@@ -1109,7 +956,7 @@ ATF_TC_BODY(route_relevance, tc)
     memset(&w, 0, sizeof(w));
     snprintf(w.ifname, sizeof(w.ifname), "vti0");
     w.ifindex = 5;
-    w.family = 4;
+    w.family = AF_INET;
     inet_pton(AF_INET, "10.9.0.1", w.addr);
 
     memset(&ev, 0, sizeof(ev));
@@ -1126,7 +973,7 @@ ATF_TC_BODY(route_relevance, tc)
     ATF_CHECK(!route_event_concerns(&ev, &w));
 
     ev.kind = ROUTE_ADDR_NEW;
-    ev.family = 4;
+    ev.family = AF_INET;
     inet_pton(AF_INET, "10.9.0.1", ev.addr);
     snprintf(ev.name, sizeof(ev.name), "em1");
     ATF_CHECK(route_event_concerns(&ev, &w));           // the bind address, wherever it lands
@@ -1161,7 +1008,7 @@ ATF_TC_BODY(watch_from_arguments, tc)
     watch_refresh(&w);
     ATF_CHECK_STREQ(w.ifname, "nosuchif0");
     ATF_CHECK_EQ(w.ifindex, 0u);
-    ATF_CHECK_EQ(w.family, 6);
+    ATF_CHECK_EQ(w.family, AF_INET6);
     inet_pton(AF_INET6, "fe80::a", want);
     ATF_CHECK(memcmp(w.addr, want, 16) == 0);
 
@@ -1177,9 +1024,593 @@ ATF_TC_BODY(watch_from_arguments, tc)
     cfg.dest_str = "127.0.0.2";
     watch_refresh(&w);
     ATF_CHECK_STREQ(w.ifname, "lo");
-    ATF_CHECK_EQ(w.family, 4);
+    ATF_CHECK_EQ(w.family, AF_INET);
 }
 
+
+//
+// Route changes and the answer to our route query, both kernels
+//
+
+ATF_TC(route_changes_linux);
+ATF_TC_HEAD(route_changes_linux, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "rtnetlink route changes of the main table become path events; the answer to our own query (by sequence and port) names the interface, or none when the kernel has no route");
+}
+ATF_TC_BODY(route_changes_linux, tc)
+{
+    uint8_t             buf[512];
+    struct route_event  ev[4];
+    struct route_query  q = { 4711, 9 };
+    size_t              len;
+    int32_t             err = -ENETUNREACH;
+
+    len = nl_route(buf, 24, 0, 0, 254, 0, 3);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, &q, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_PATH && ev[0].family == AF_INET);
+    len = nl_route(buf, 25, 0, 0, 254, 0, 3);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, &q, ev, 4), 1u);
+    ATF_CHECK_EQ(ev[0].kind, ROUTE_PATH);
+    // Another table, or a cloned (cache) route: not ours to follow
+    len = nl_route(buf, 24, 0, 0, 255, 0, 3);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, &q, ev, 4), 0u);
+    len = nl_route(buf, 24, 0, 0, 254, 0x200, 3);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, &q, ev, 4), 0u);
+
+    // Our answer: the outgoing interface, in any table
+    len = nl_route(buf, 24, 9, 4711, 255, 0x200, 7);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, &q, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 7);
+    // An answer to an older query, or to another socket, is no answer
+    len = nl_route(buf, 24, 8, 4711, 254, 0, 7);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, len, &q, ev, 4), 1u);
+    ATF_CHECK_EQ(ev[0].kind, ROUTE_PATH);
+    len = nl_route(buf, 24, 9, 4712, 255, 0, 7);
+    ATF_CHECK_EQ(route_decode_linux(buf, len, &q, ev, 4), 0u);
+
+    // The query failed: an answer without an interface; an acknowledgement is nothing
+    memset(buf, 0, 64);
+    put32(buf, 16 + 4 + 16);
+    put16(buf + 4, 2);
+    put32(buf + 8, 9);
+    put32(buf + 12, 4711);
+    memcpy(buf + 16, &err, 4);
+    ATF_REQUIRE_EQ(route_decode_linux(buf, 36, &q, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 0);
+    ATF_CHECK_EQ(route_decode_linux(buf, 36, NULL, ev, 4), 0u);
+    err = 0;
+    memcpy(buf + 16, &err, 4);
+    ATF_CHECK_EQ(route_decode_linux(buf, 36, &q, ev, 4), 0u);
+    // Cut anywhere inside the header: nothing
+    len = nl_route(buf, 24, 9, 4711, 254, 0, 7);
+    ATF_CHECK_EQ(route_decode_linux(buf, 16 + 11, &q, ev, 4), 0u);
+}
+
+// A FreeBSD routing message: rt_msghdr (152 bytes on amd64), then the
+// interface as a sockaddr_dl when ifname is given
+
+ATF_TC(route_changes_freebsd);
+ATF_TC_HEAD(route_changes_freebsd, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "PF_ROUTE RTM_ADD, RTM_DELETE and RTM_CHANGE become path events; the RTM_GET answer to our own query (by pid and sequence) names the interface, or none when it failed");
+}
+ATF_TC_BODY(route_changes_freebsd, tc)
+{
+    uint8_t             buf[512];
+    struct route_event  ev[4];
+    struct route_query  q = { 4711, 9 };
+    size_t              len;
+    uint8_t             type;
+
+    for (type = 1; type <= 3; type++)
+    {
+        len = fb_route(buf, type, 3, 99, 1, 0, NULL);
+        ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
+        ATF_CHECK_EQ(ev[0].kind, ROUTE_PATH);
+    }
+    len = fb_route(buf, 4, 7, 4711, 9, 0, "em1");
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 7);
+    ATF_CHECK_STREQ(ev[0].name, "em1");
+    // Failed (ESRCH): no route
+    len = fb_route(buf, 4, 7, 4711, 9, 3, NULL);
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 0);
+    // Someone else's RTM_GET, an older query, our own RTM_ADD echoed back
+    len = fb_route(buf, 4, 7, 4712, 9, 0, NULL);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 0u);
+    len = fb_route(buf, 4, 7, 4711, 8, 0, NULL);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 0u);
+    len = fb_route(buf, 1, 7, 4711, 9, 0, NULL);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 0u);
+    // Shorter than rt_msghdr, or an interface sockaddr cut short
+    len = fb_route(buf, 1, 3, 99, 1, 0, NULL);
+    put16(buf, 151);
+    ATF_CHECK_EQ(route_decode_freebsd(buf, 151, &q, ev, 4), 0u);
+    len = fb_route(buf, 4, 7, 4711, 9, 0, "em1");
+    put16(buf, (uint16_t) (len - 8));
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len - 8, &q, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 0 && ev[0].name[0] == '\0');
+}
+
+
+//
+// The recovery state machine, driven with synthetic events and clocks
+//
+struct rig
+{
+    struct recovery     r;
+    uint64_t            timer[T_COUNT];
+    struct recovery_out out;
+};
+
+// A daemon at pfSense's intervals (-s 500 -l 2000) started at t = 1000 ms,
+// with replies until t = 10000
+static void
+rig_init(
+    struct rig *        g)
+{
+    memset(g, 0, sizeof(*g));
+    recovery_init(&g->r, g->timer, 500, 2000, 1000);
+    g->r.last_reply = 10000;
+}
+
+static struct recovery_out
+rig_step(
+    struct rig *        g,
+    int                 kind,
+    uint64_t            now,
+    uint64_t            last_reply,
+    const char *        reason)
+{
+    struct recovery_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = kind;
+    ev.last_reply = last_reply;
+    ev.sends_ok = 1;
+    ev.reason = reason;
+    g->out = recovery_step(&g->r, g->timer, &ev, now);
+    return g->out;
+}
+
+ATF_TC(recovery_black_hole);
+ATF_TC_HEAD(recovery_black_hole, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Silence for a loss interval sends one fresh-socket check; an answer while the old identifier stays silent rebuilds, and the next reply is a heal counted from the first trigger");
+}
+ATF_TC_BODY(recovery_black_hole, tc)
+{
+    struct rig          g;
+
+    rig_init(&g);
+    // Not silent long enough: only re-armed
+    rig_step(&g, RE_QUIET, 11000, 10000, NULL);
+    ATF_CHECK(g.out.actions == 0 && g.r.state == RS_HEALTHY);
+    ATF_CHECK_EQ(g.timer[T_QUIET], 12000u);
+    // Silent for the loss interval: one check, timing out a loss interval later
+    rig_step(&g, RE_QUIET, 12000, 10000, NULL);
+    ATF_CHECK_EQ(g.out.actions, RA_CHECK_START);
+    ATF_CHECK(g.r.state == RS_CHECKING && g.timer[T_CHECK] == 14000u);
+    // Answered: rebuild at once (guarded by the storm guard, which is empty)
+    rig_step(&g, RE_CHECK_ANSWERED, 12010, 10000, "check answered");
+    ATF_CHECK(g.out.actions & RA_CHECK_STOP);
+    ATF_CHECK(g.r.state == RS_REBUILD && g.timer[T_REBUILD] == 12010u);
+    rig_step(&g, RE_REBUILD_DUE, 12010, 10000, NULL);
+    ATF_CHECK_EQ(g.out.actions, RA_REBUILD);
+    rig_step(&g, RE_REBUILT, 12011, 10000, NULL);
+    ATF_CHECK(g.out.note == RN_REBUILT && (g.out.actions & RA_SEND_NOW));
+    ATF_CHECK_STREQ(g.r.reason, "check answered");
+    ATF_CHECK_EQ(g.r.state, RS_CONFIRM);
+    rig_step(&g, RE_REPLY, 12020, 12015, NULL);
+    ATF_CHECK_EQ(g.out.note, RN_HEALED);
+    ATF_CHECK_EQ(g.out.value, 15u);         // from the first trigger (12000) to the reply
+    ATF_CHECK_STREQ(g.out.evidence, EVIDENCE_CHECK);
+    ATF_CHECK(g.r.state == RS_HEALTHY && g.r.trouble_since == 0 && g.r.storm == 0);
+
+    // A check answered while the old identifier answered too is no black hole
+    rig_step(&g, RE_QUIET, 20000, 12015, NULL);
+    ATF_REQUIRE_EQ(g.r.state, RS_CHECKING);
+    rig_step(&g, RE_CHECK_ANSWERED, 20500, 20400, "check answered");
+    ATF_CHECK(g.r.state == RS_HEALTHY && (g.out.actions & RA_REBUILD) == 0 && g.timer[T_REBUILD] == 0);
+    ATF_CHECK_EQ(g.out.note, RN_RESUMED);
+}
+
+ATF_TC(recovery_real_outage);
+ATF_TC_HEAD(recovery_real_outage, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "An unanswered check is a real outage: logged once with the silence since the last reply, checked again once per window, never rebuilt; the first reply ends it with the whole outage");
+}
+ATF_TC_BODY(recovery_real_outage, tc)
+{
+    struct rig          g;
+    uint64_t            t;
+    int                 checks = 0;
+
+    rig_init(&g);
+    rig_step(&g, RE_QUIET, 12000, 10000, NULL);
+    rig_step(&g, RE_CHECK_TIMEOUT, 14000, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_OUTAGE && g.out.note == RN_REAL_OUTAGE);
+    ATF_CHECK_EQ(g.out.value, 4000u);
+    ATF_CHECK_EQ(g.timer[T_QUIET], 24000u);
+    // Five minutes: one check per 10 s window, no second note, no rebuild
+    for (t = 24000; t < 314000; t = g.timer[T_QUIET])
+    {
+        rig_step(&g, RE_QUIET, t, 10000, NULL);
+        ATF_REQUIRE_EQ(g.out.actions, RA_CHECK_START);
+        checks++;
+        rig_step(&g, RE_CHECK_TIMEOUT, t + 2000, 10000, NULL);
+        ATF_CHECK(g.out.note == RN_NONE && g.r.state == RS_OUTAGE && g.timer[T_REBUILD] == 0);
+    }
+    ATF_CHECK_MSG(checks >= 25 && checks <= 31, "%d checks in 5 minutes", checks);
+    rig_step(&g, RE_REPLY, 320000, 319900, NULL);
+    ATF_CHECK(g.out.note == RN_RESUMED && g.r.state == RS_HEALTHY);
+    ATF_CHECK_EQ(g.out.value, 309900u);
+
+    // A target that never answered: the silence counts from the start, not from boot
+    rig_init(&g);
+    g.r.last_reply = 0;
+    rig_step(&g, RE_QUIET, 3000, 0, NULL);
+    rig_step(&g, RE_CHECK_TIMEOUT, 5000, 0, NULL);
+    ATF_CHECK(g.out.note == RN_REAL_OUTAGE && g.out.value == 4000u);
+}
+
+ATF_TC(recovery_storm_guard);
+ATF_TC_HEAD(recovery_storm_guard, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Send-error rebuilds that bring no reply are spaced 2, 4, 8 s... up to 60 s; a reply resets the guard; the pending rebuild carries the latest reason");
+}
+ATF_TC_BODY(recovery_storm_guard, tc)
+{
+    struct rig          g;
+    uint64_t            now = 20000;
+    uint64_t            gaps[5];
+    int                 i;
+
+    rig_init(&g);
+    for (i = 0; i < 5; i++)
+    {
+        rig_step(&g, RE_SEND_STALE, now, 10000, "sendto: 3 in a row");
+        ATF_REQUIRE_EQ(g.r.state, RS_REBUILD);
+        gaps[i] = g.timer[T_REBUILD] - now;
+        now = g.timer[T_REBUILD];
+        rig_step(&g, RE_REBUILD_DUE, now, 10000, NULL);
+        ATF_REQUIRE_EQ(g.out.actions, RA_REBUILD);
+        rig_step(&g, RE_REBUILT, now, 10000, NULL);
+        ATF_REQUIRE_EQ(g.r.state, RS_CONFIRM);
+    }
+    ATF_CHECK(gaps[0] == 0 && gaps[1] == 2000 && gaps[2] == 4000 && gaps[3] == 8000 && gaps[4] == 16000);
+    ATF_CHECK_EQ(g.r.storm, 5u);
+    // A routing event goes at once, and its reason replaces the old one
+    rig_step(&g, RE_SEND_STALE, now + 10, 10000, "sendto: stale");
+    ATF_CHECK(g.timer[T_REBUILD] > now + 10);
+    rig_step(&g, RE_PATH_CHANGED, now + 20, 10000, "route: vti0 arrived or changed");
+    ATF_CHECK_EQ(g.timer[T_REBUILD], now + 20);
+    ATF_CHECK_STREQ(g.r.reason, "route: vti0 arrived or changed");
+    rig_step(&g, RE_REBUILD_DUE, now + 20, 10000, NULL);
+    rig_step(&g, RE_REBUILT, now + 20, 10000, NULL);
+    rig_step(&g, RE_REPLY, now + 30, now + 25, NULL);
+    ATF_CHECK_EQ(g.out.note, RN_HEALED);
+    ATF_CHECK_STREQ(g.out.evidence, EVIDENCE_SEND);
+    ATF_CHECK_EQ(g.r.storm, 0u);
+    // After the reply the next send-error rebuild goes at once again
+    rig_step(&g, RE_SEND_STALE, now + 100, now + 25, "sendto");
+    ATF_CHECK_EQ(g.timer[T_REBUILD], now + 100);
+}
+
+ATF_TC(recovery_bind_backoff);
+ATF_TC_HEAD(recovery_bind_backoff, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "A rebuild that cannot bind is retried every send interval for 10 s, then at doubling gaps up to 60 s, logging only when the error changes; the interface going away stops the retries");
+}
+ATF_TC_BODY(recovery_bind_backoff, tc)
+{
+    struct rig          g;
+    struct recovery_event ev;
+    uint64_t            now = 20000;
+    int                 attempts = 0;
+    int                 notes = 0;
+
+    rig_init(&g);
+    rig_step(&g, RE_PATH_CHANGED, now, 10000, "route: em0 arrived or changed");
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = RE_REBUILD_FAILED;
+    ev.err = EADDRNOTAVAIL;
+    ev.stage = "bind";
+    while (now < 20000 + 300000)
+    {
+        rig_step(&g, RE_REBUILD_DUE, now, 10000, NULL);
+        ATF_REQUIRE_EQ(g.out.actions, RA_REBUILD);
+        g.out = recovery_step(&g.r, g.timer, &ev, now);
+        notes += g.out.note == RN_REBUILD_FAILED;
+        attempts++;
+        ATF_REQUIRE(g.timer[T_REBUILD] > now);
+        ATF_REQUIRE(g.timer[T_REBUILD] - now <= 60000);
+        if (now < 29500)
+        {
+            ATF_CHECK_EQ(g.timer[T_REBUILD] - now, 500u);
+        }
+        now = g.timer[T_REBUILD];
+    }
+    ATF_CHECK_MSG(attempts >= 20 && attempts <= 32, "%d attempts in 5 minutes", attempts);
+    ATF_CHECK_EQ(notes, 1);
+    ev.err = ENXIO;
+    g.out = recovery_step(&g.r, g.timer, &ev, now);
+    ATF_CHECK_EQ(g.out.note, RN_REBUILD_FAILED);
+    rig_step(&g, RE_PATH_GONE, now + 1, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_WAITING && g.timer[T_REBUILD] == 0 && g.out.note == RN_WAIT_GONE);
+}
+
+ATF_TC(recovery_link_down);
+ATF_TC_HEAD(recovery_link_down, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "While the interface is down nothing is rebuilt and one line says so; send errors and a missing route add nothing; when it is back, no rebuild and no heal claim, but the outage from the last reply");
+}
+ATF_TC_BODY(recovery_link_down, tc)
+{
+    struct rig          g;
+    uint64_t            t;
+
+    rig_init(&g);
+    rig_step(&g, RE_PATH_DOWN, 10300, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_WAITING && g.out.note == RN_WAIT_DOWN);
+    ATF_CHECK(g.timer[T_QUIET] == 0 && g.timer[T_CHECK] == 0 && g.timer[T_REBUILD] == 0);
+    for (t = 11000; t < 300000; t += 7000)
+    {
+        rig_step(&g, RE_SEND_STALE, t, 10000, "sendto");
+        ATF_CHECK(g.out.actions == 0 && g.out.note == RN_NONE);
+        rig_step(&g, RE_PATH_DOWN, t + 1, 10000, NULL);
+        ATF_CHECK(g.out.actions == 0 && g.out.note == RN_NONE);
+        rig_step(&g, RE_NO_ROUTE, t + 2, 10000, NULL);
+        ATF_CHECK(g.out.note == RN_NONE && g.r.waiting == RN_WAIT_DOWN);
+    }
+    ATF_CHECK(g.r.state == RS_WAITING && g.timer[T_REBUILD] == 0);
+    rig_step(&g, RE_PATH_BACK, 310000, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_HEALTHY && (g.out.actions & RA_SEND_NOW) && g.out.note == RN_NONE);
+    rig_step(&g, RE_REPLY, 310100, 310050, NULL);
+    ATF_CHECK_EQ(g.out.note, RN_RESUMED);
+    ATF_CHECK_EQ(g.out.value, 300050u);
+}
+
+ATF_TC(recovery_bind_address_gone);
+ATF_TC_HEAD(recovery_bind_address_gone, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "When the bind address is gone echo requests are held back until it returns; a missing route is believed only while no reply arrives");
+}
+ATF_TC_BODY(recovery_bind_address_gone, tc)
+{
+    struct rig          g;
+
+    rig_init(&g);
+    rig_step(&g, RE_ADDR_GONE, 10500, 10000, NULL);
+    ATF_CHECK(g.out.note == RN_WAIT_ADDR && (g.out.actions & RA_HOLD) && g.r.held);
+    rig_step(&g, RE_ADDR_GONE, 11500, 10000, NULL);
+    ATF_CHECK(g.out.actions == 0 && g.out.note == RN_NONE);
+    rig_step(&g, RE_PATH_BACK, 20000, 10000, NULL);
+    ATF_CHECK((g.out.actions & RA_RELEASE) && !g.r.held && g.r.state == RS_HEALTHY);
+
+    // "No route" while replies arrive is not believed
+    rig_init(&g);
+    rig_step(&g, RE_NO_ROUTE, 10500, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_HEALTHY && g.out.note == RN_NONE);
+    rig_step(&g, RE_NO_ROUTE, 13000, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_WAITING && g.out.note == RN_WAIT_NO_ROUTE);
+}
+
+ATF_TC(recovery_recreated);
+ATF_TC_HEAD(recovery_recreated, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "An interface recreated under sockets bound to it is rebuilt at once and the reply is a heal; a recreation under unbound sockets is rebuilt too, but the reply only ends the outage");
+}
+ATF_TC_BODY(recovery_recreated, tc)
+{
+    struct rig          g;
+    struct recovery_event ev;
+
+    rig_init(&g);
+    rig_step(&g, RE_PATH_GONE, 10200, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_WAITING && g.out.note == RN_WAIT_GONE);
+    memset(&ev, 0, sizeof(ev));
+    ev.kind = RE_PATH_CHANGED;
+    ev.binding_stale = 1;
+    ev.reason = "route: vti0 arrived or changed";
+    ev.last_reply = 10000;
+    g.out = recovery_step(&g.r, g.timer, &ev, 13000);
+    ATF_CHECK(g.r.state == RS_REBUILD && g.timer[T_REBUILD] == 13000u && g.r.waiting == 0);
+    rig_step(&g, RE_REBUILD_DUE, 13000, 10000, NULL);
+    rig_step(&g, RE_REBUILT, 13001, 10000, NULL);
+    rig_step(&g, RE_REPLY, 13100, 13050, NULL);
+    ATF_CHECK(g.out.note == RN_HEALED && g.out.value == 2850u);
+    ATF_CHECK_STREQ(g.out.evidence, EVIDENCE_BINDING);
+
+    rig_init(&g);
+    rig_step(&g, RE_PATH_GONE, 10200, 10000, NULL);
+    rig_step(&g, RE_PATH_CHANGED, 13000, 10000, "route: tun0 arrived or changed");
+    rig_step(&g, RE_REBUILD_DUE, 13000, 10000, NULL);
+    rig_step(&g, RE_REBUILT, 13001, 10000, NULL);
+    rig_step(&g, RE_REPLY, 13100, 13050, NULL);
+    ATF_CHECK(g.out.note == RN_RESUMED_REBUILT && g.out.value == 3050u);
+}
+
+ATF_TC(recovery_sighup);
+ATF_TC_HEAD(recovery_sighup, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "SIGHUP rebuilds a moment later; a burst settles into one rebuild when it pauses or a second after it began; without trouble the replies after it log nothing");
+}
+ATF_TC_BODY(recovery_sighup, tc)
+{
+    struct rig          g;
+    uint64_t            t;
+    int                 rebuilds = 0;
+
+    rig_init(&g);
+    // 20 SIGHUPs 50 ms apart, each timer served when due
+    for (t = 10000; t < 11000 || g.r.state == RS_REBUILD; t += 50)
+    {
+        if (t < 11000)
+        {
+            rig_step(&g, RE_SIGHUP, t, t, "SIGHUP");
+        }
+        if (g.r.state == RS_REBUILD && g.timer[T_REBUILD] <= t)
+        {
+            rig_step(&g, RE_REBUILD_DUE, t, t, NULL);
+            ATF_REQUIRE_EQ(g.out.actions, RA_REBUILD);
+            rig_step(&g, RE_REBUILT, t, t, NULL);
+            rebuilds++;
+        }
+    }
+    ATF_CHECK_EQ(rebuilds, 1);
+    rig_step(&g, RE_REPLY, t + 10, t + 5, NULL);
+    ATF_CHECK(g.out.note == RN_NONE && g.r.state == RS_HEALTHY);
+    // One SIGHUP alone: a rebuild after the settling pause
+    rig_step(&g, RE_SIGHUP, 20000, 19990, "SIGHUP");
+    ATF_CHECK(g.r.state == RS_REBUILD && g.timer[T_REBUILD] == 20100u);
+    // A burst that never pauses: a rebuild a second after it began all the same
+    rig_init(&g);
+    for (t = 10000, rebuilds = 0; t < 13000; t += 50)
+    {
+        rig_step(&g, RE_SIGHUP, t, t, "SIGHUP");
+        if (g.timer[T_REBUILD] && g.timer[T_REBUILD] <= t + 50)
+        {
+            rig_step(&g, RE_REBUILD_DUE, g.timer[T_REBUILD], t, NULL);
+            rig_step(&g, RE_REBUILT, t, t, NULL);
+            rebuilds++;
+        }
+    }
+    ATF_CHECK_EQ(rebuilds, 3);
+}
+
+
+//
+// The watchdog's ladder and its pause detection
+//
+ATF_TC(watchdog_ladder);
+ATF_TC_HEAD(watchdog_ladder, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "A stalled send or receive thread gets a rebuild first and a restart in place one stall limit later; any other stalled thread a restart at once; a healthy beat resets the ladder");
+}
+ATF_TC_BODY(watchdog_ladder, tc)
+{
+    uint64_t            acted = 0;
+
+    ATF_CHECK_EQ(watchdog_decide(TH_SEND, 5000, 5000, &acted, 100000), WD_NONE);
+    ATF_CHECK_EQ(watchdog_decide(TH_SEND, 5001, 5000, &acted, 100000), WD_REBUILD);
+    ATF_CHECK_EQ(acted, 100000u);
+    ATF_CHECK_EQ(watchdog_decide(TH_SEND, 9000, 5000, &acted, 104000), WD_NONE);
+    ATF_CHECK_EQ(watchdog_decide(TH_SEND, 10001, 5000, &acted, 105000), WD_RESTART);
+    ATF_CHECK_EQ(watchdog_decide(TH_RECV, 100, 5000, &acted, 106000), WD_NONE);
+    ATF_CHECK_EQ(acted, 0u);
+    ATF_CHECK_EQ(watchdog_decide(TH_STATUS, 5001, 5000, &acted, 107000), WD_RESTART);
+    ATF_CHECK_EQ(watchdog_decide(TH_MAIN, 5001, 5000, &acted, 107000), WD_RESTART);
+    ATF_CHECK_EQ(watchdog_decide(TH_WATCHDOG, 5001, 5000, &acted, 107000), WD_RESTART);
+}
+
+ATF_TC(watchdog_pause);
+ATF_TC_HEAD(watchdog_pause, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "A checker that wakes more than a slice late was paused with everyone; heartbeats then count from the resume, so a stopped process is not taken for a hung one");
+}
+ATF_TC_BODY(watchdog_pause, tc)
+{
+    ATF_CHECK(!watchdog_was_paused(10000, 10900));
+    ATF_CHECK(!watchdog_was_paused(10000, 11000));
+    ATF_CHECK(watchdog_was_paused(10000, 11001));
+    ATF_CHECK(watchdog_was_paused(10000, 30000));
+
+    atomic_store(&threads[TH_SEND].running, 1);
+    atomic_store(&threads[TH_SEND].beat, 10000);
+    atomic_store(&resumed_at, 0);
+    ATF_CHECK_EQ(heartbeat_age(TH_SEND, 30000), 20000u);
+    atomic_store(&resumed_at, 30000);
+    ATF_CHECK_EQ(heartbeat_age(TH_SEND, 30000), 0u);
+    ATF_CHECK_EQ(heartbeat_age(TH_SEND, 36000), 6000u);
+    // Waiting outside our control, or not running: not judged
+    atomic_store(&threads[TH_SEND].outside, 1);
+    ATF_CHECK_EQ(heartbeat_age(TH_SEND, 36000), 0u);
+    atomic_store(&threads[TH_SEND].outside, 0);
+    atomic_store(&threads[TH_SEND].running, 0);
+    ATF_CHECK_EQ(heartbeat_age(TH_SEND, 36000), 0u);
+    atomic_store(&resumed_at, 0);
+}
+
+
+//
+// Small shared helpers
+//
+ATF_TC(rate_limiter);
+ATF_TC_HEAD(rate_limiter, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "A rate-limited line goes out at most once per interval with the count held back since; a reset lets the next one out at once");
+}
+ATF_TC_BODY(rate_limiter, tc)
+{
+    struct ratelimit    rl = { 0, 0 };
+    unsigned long       held = 99;
+
+    ATF_CHECK(ratelimit_pass(&rl, 1000, 60000, &held) && held == 0);
+    ATF_CHECK(!ratelimit_pass(&rl, 2000, 60000, &held));
+    ATF_CHECK(!ratelimit_pass(&rl, 60999, 60000, &held));
+    ATF_CHECK(ratelimit_pass(&rl, 61000, 60000, &held) && held == 2);
+    ATF_CHECK(!ratelimit_pass(&rl, 61001, 60000, &held));
+    ratelimit_reset(&rl);
+    ATF_CHECK(ratelimit_pass(&rl, 61002, 60000, &held) && held == 0);
+    // A clock of 0 still counts as a line that went out
+    ratelimit_reset(&rl);
+    ATF_CHECK(ratelimit_pass(&rl, 0, 60000, &held));
+    ATF_CHECK(!ratelimit_pass(&rl, 10, 60000, &held));
+}
+
+ATF_TC(log_format_table);
+ATF_TC_HEAD(log_format_table, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "The table of log formats lists every line once, the upstream ones among them");
+}
+ATF_TC_BODY(log_format_table, tc)
+{
+    size_t              i;
+    size_t              j;
+
+    for (i = 0; log_formats[i]; i++)
+    {
+        ATF_CHECK(log_formats[i][0] != '\0');
+        ATF_CHECK_MSG(strncmp(log_formats[i], "%s%s", 4) != 0, "%s carries the destination prefix itself", log_formats[i]);
+        for (j = 0; j < i; j++)
+        {
+            ATF_CHECK(strcmp(log_formats[i], log_formats[j]) != 0);
+        }
+    }
+    ATF_CHECK(i >= 25);
+    ATF_CHECK_STREQ(log_formats[0], LL_PARAMS);
+    ATF_CHECK_STREQ(LL_D_SENDTO, "sendto error: %d");
+    ATF_CHECK_STREQ(LL_D_RECVFROM, "recvfrom error: %d");
+}
+
+ATF_TC(address_equality);
+ATF_TC_HEAD(address_equality, tc)
+{
+    atf_tc_set_md_var(tc, "descr", "Addresses compare by family and bytes; IPv6 link-local ones ignore the scope FreeBSD embeds in bytes 2 and 3");
+}
+ATF_TC_BODY(address_equality, tc)
+{
+    uint8_t             a[16];
+    uint8_t             b[16];
+
+    ATF_REQUIRE_EQ(addr_bytes("fe80::1%em0", a), AF_INET6);
+    ATF_REQUIRE_EQ(addr_bytes("fe80::1", b), AF_INET6);
+    ATF_CHECK(addr_equal(AF_INET6, a, b));
+    b[3] = 5;
+    ATF_CHECK(addr_equal(AF_INET6, a, b));
+    b[15] = 2;
+    ATF_CHECK(!addr_equal(AF_INET6, a, b));
+    ATF_REQUIRE_EQ(addr_bytes("2001:db8::1", a), AF_INET6);
+    memcpy(b, a, 16);
+    b[3] = 5;
+    ATF_CHECK(!addr_equal(AF_INET6, a, b));
+    ATF_REQUIRE_EQ(addr_bytes("10.0.0.1", a), AF_INET);
+    ATF_REQUIRE_EQ(addr_bytes("10.0.0.1", b), AF_INET);
+    ATF_CHECK(addr_equal(AF_INET, a, b));
+    ATF_CHECK_EQ(addr_bytes("not an address", a), 0);
+}
 
 ATF_TP_ADD_TCS(tp)
 {
@@ -1208,5 +1639,21 @@ ATF_TP_ADD_TCS(tp)
     ATF_TP_ADD_TC(tp, linux_decoder_malformed);
     ATF_TP_ADD_TC(tp, route_relevance);
     ATF_TP_ADD_TC(tp, watch_from_arguments);
+    ATF_TP_ADD_TC(tp, route_changes_linux);
+    ATF_TP_ADD_TC(tp, route_changes_freebsd);
+    ATF_TP_ADD_TC(tp, recovery_black_hole);
+    ATF_TP_ADD_TC(tp, recovery_real_outage);
+    ATF_TP_ADD_TC(tp, recovery_storm_guard);
+    ATF_TP_ADD_TC(tp, recovery_bind_backoff);
+    ATF_TP_ADD_TC(tp, recovery_link_down);
+    ATF_TP_ADD_TC(tp, recovery_bind_address_gone);
+    ATF_TP_ADD_TC(tp, recovery_recreated);
+    ATF_TP_ADD_TC(tp, recovery_sighup);
+    ATF_TP_ADD_TC(tp, watchdog_ladder);
+    ATF_TP_ADD_TC(tp, watchdog_pause);
+    ATF_TP_ADD_TC(tp, rate_limiter);
+    ATF_TP_ADD_TC(tp, log_format_table);
+    ATF_TP_ADD_TC(tp, address_equality);
+
     return atf_no_error();
 }

@@ -23,7 +23,10 @@
 #define ROUTE_FUZZ_MAX          32      // as many as route_read() asks for
 #define ROUTE_FUZZ_FILL         0xa5    // what the output holds before a decode
 
-typedef size_t (*route_decoder)(const void *, size_t, struct route_event *, size_t);
+typedef size_t (*route_decoder)(const void *, size_t, const struct route_query *, struct route_event *, size_t);
+
+// The query whose answers the decoders recognise (netlink port / pid, sequence)
+static const struct route_query fuzz_query = { 0x01020304u, 7u };
 
 static int
 all_zero(
@@ -50,7 +53,7 @@ route_event_check(
 
     FUZZ_CHECK(ev->kind >= ROUTE_LINK_NEW && ev->kind <= ROUTE_RESYNC);
     FUZZ_CHECK(memchr(ev->name, '\0', ROUTE_NAME_MAX) != NULL);
-    FUZZ_CHECK(ev->family == 0 || ev->family == 4 || ev->family == 6);
+    FUZZ_CHECK(ev->family == 0 || ev->family == AF_INET || ev->family == AF_INET6);
     FUZZ_CHECK((ev->flags & ~(link_flags | ROUTE_F_TENTATIVE)) == 0);
 
     switch (ev->kind)
@@ -63,11 +66,17 @@ route_event_check(
         break;
     case ROUTE_ADDR_NEW:
     case ROUTE_ADDR_GONE:
-        FUZZ_CHECK(ev->family == 4 || ev->family == 6);
-        FUZZ_CHECK(ev->family == 6 || all_zero(ev->addr + 4, sizeof(ev->addr) - 4));
+        FUZZ_CHECK(ev->family == AF_INET || ev->family == AF_INET6);
+        FUZZ_CHECK(ev->family == AF_INET6 || all_zero(ev->addr + 4, sizeof(ev->addr) - 4));
         FUZZ_CHECK((ev->flags & link_flags) == 0);
         // Linux strips an alias suffix ("eth0:1") from the label
         FUZZ_CHECK(!is_linux || strchr(ev->name, ':') == NULL);
+        break;
+    case ROUTE_PATH:
+    case ROUTE_ANSWER:
+        // Routes carry no address of ours and no interface flags
+        FUZZ_CHECK(all_zero(ev->addr, sizeof(ev->addr)) && ev->flags == 0);
+        FUZZ_CHECK(ev->kind == ROUTE_ANSWER || ev->name[0] == '\0');
         break;
     case ROUTE_RESYNC:
         // Only rtnetlink has an overrun message; the event carries nothing
@@ -104,20 +113,27 @@ route_fuzz(
     memset(all, ROUTE_FUZZ_FILL, ROUTE_FUZZ_MAX * sizeof(*all));
     memset(one, ROUTE_FUZZ_FILL, sizeof(*one));
 
-    n = decode(data, size, all, ROUTE_FUZZ_MAX);
+    // Without a query of ours no answer may come out
+    n = decode(data, size, NULL, all, ROUTE_FUZZ_MAX);
+    for (i = 0; i < n; i++)
+    {
+        FUZZ_CHECK(all[i].kind != ROUTE_ANSWER);
+    }
+    memset(all, ROUTE_FUZZ_FILL, ROUTE_FUZZ_MAX * sizeof(*all));
+    n = decode(data, size, &fuzz_query, all, ROUTE_FUZZ_MAX);
     FUZZ_CHECK(n <= ROUTE_FUZZ_MAX);
     for (i = 0; i < n; i++)
     {
         route_event_check(&all[i], is_linux);
     }
 
-    n1 = decode(data, size, one, 1);
+    n1 = decode(data, size, &fuzz_query, one, 1);
     FUZZ_CHECK(n1 == (n ? 1u : 0u));
     FUZZ_CHECK(n1 == 0 || memcmp(&one[0], &all[0], sizeof(one[0])) == 0);
 
     // max 0: nothing may be written
     memset(one, ROUTE_FUZZ_FILL, sizeof(*one));
-    n0 = decode(data, size, one, 0);
+    n0 = decode(data, size, &fuzz_query, one, 0);
     FUZZ_CHECK(n0 == 0);
     {
         uint8_t         fill[sizeof(*one)];
@@ -131,10 +147,10 @@ route_fuzz(
     memset(watches, 0, sizeof(watches));
     snprintf(watches[0].ifname, sizeof(watches[0].ifname), "vti0");
     watches[0].ifindex = 5;
-    watches[1].family = 4;
+    watches[1].family = AF_INET;
     memcpy(watches[1].addr, "\x0a\x09\x00\x01", 4);
     watches[1].ifindex = 6;
-    watches[2].family = 6;              // fe80::1, scope bytes ignored
+    watches[2].family = AF_INET6;       // fe80::1, scope bytes ignored
     memcpy(watches[2].addr, "\xfe\x80\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x01", 16);
     for (i = 0; i < n; i++)
     {
@@ -144,6 +160,7 @@ route_fuzz(
 
             FUZZ_CHECK(r == 0 || r == 1);
             FUZZ_CHECK(all[i].kind != ROUTE_RESYNC || r == 1);
+            FUZZ_CHECK((all[i].kind != ROUTE_PATH && all[i].kind != ROUTE_ANSWER) || r == 0);
         }
         // Nothing bound: arrivals and new addresses may be the way back
         FUZZ_CHECK(route_event_concerns(&all[i], &watches[3]) ==

@@ -4,6 +4,7 @@
 //
 
 #define DPINGER_MAIN dpinger_main
+#define DPINGER_ALL_DECODERS 1
 #include "../../dpinger.c"
 #include "fuzz.h"
 

@@ -13,23 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../lib/route_msgs.h"
+
 static const char *     root;
 
-static void
-put16(
-    uint8_t *           p,
-    uint16_t            v)
-{
-    memcpy(p, &v, 2);
-}
 
-static void
-put32(
-    uint8_t *           p,
-    uint32_t            v)
-{
-    memcpy(p, &v, 4);
-}
 
 static void
 emit(
@@ -60,87 +48,9 @@ emit(
 //
 // FreeBSD PF_ROUTE messages
 //
-static size_t
-fb_announce(
-    uint8_t *           p,
-    uint16_t            index,
-    const char *        name,
-    uint16_t            what)
-{
-    memset(p, 0, 24);
-    put16(p, 24);
-    p[2] = 5;                           // RTM_VERSION
-    p[3] = 0x11;                        // RTM_IFANNOUNCE
-    put16(p + 4, index);
-    memcpy(p + 6, name, strlen(name) < 16 ? strlen(name) : 16);
-    put16(p + 22, what);
-    return 24;
-}
 
-static size_t
-fb_ifinfo(
-    uint8_t *           p,
-    uint16_t            index,
-    uint32_t            flags,
-    uint8_t             link_state)
-{
-    memset(p, 0, 168);
-    put16(p, 168);
-    p[2] = 5;
-    p[3] = 0x0e;                        // RTM_IFINFO
-    put32(p + 8, flags);
-    put16(p + 12, index);
-    p[16] = 6;                          // ifi_type
-    p[20] = link_state;
-    return 168;
-}
 
 // RTM_NEWADDR/DELADDR with RTAX_NETMASK, RTAX_IFP (sockaddr_dl) and RTAX_IFA
-static size_t
-fb_ifaddr(
-    uint8_t *           p,
-    uint8_t             type,
-    uint16_t            index,
-    int                 v6,
-    const char *        addr,
-    const char *        ifname)
-{
-    size_t              off = 20;
-    size_t              nlen = strlen(ifname);
-
-    memset(p, 0, 256);
-    p[2] = 5;
-    p[3] = type;
-    put32(p + 4, 0x4 | 0x10 | 0x20);
-    put16(p + 12, index);
-    p[off] = v6 ? 28 : 16;
-    p[off + 1] = v6 ? 28 : 2;
-    off += v6 ? 32 : 16;
-    p[off] = (uint8_t) (8 + nlen + 6);
-    p[off + 1] = 18;                    // AF_LINK
-    put16(p + off + 2, index);
-    p[off + 5] = (uint8_t) nlen;
-    p[off + 6] = 6;
-    memcpy(p + off + 8, ifname, nlen);
-    off += (8 + nlen + 6 + 7) / 8 * 8;
-    if (v6)
-    {
-        p[off] = 28;
-        p[off + 1] = 28;                // AF_INET6
-        inet_pton(AF_INET6, addr, p + off + 8);
-        put32(p + off + 24, index);
-        off += 32;
-    }
-    else
-    {
-        p[off] = 16;
-        p[off + 1] = 2;
-        inet_pton(AF_INET, addr, p + off + 4);
-        off += 16;
-    }
-    put16(p, (uint16_t) off);
-    return off;
-}
 
 static void
 freebsd_corpus(void)
@@ -157,6 +67,10 @@ freebsd_corpus(void)
     emit(t, "newaddr_v4", buf, fb_ifaddr(buf, 0x0c, 4, 0, "203.0.113.10", "igb0"));
     emit(t, "deladdr_v6_linklocal", buf, fb_ifaddr(buf, 0x0d, 12, 1, "fe80::1", "ipsec3"));
     emit(t, "newaddr_v6", buf, fb_ifaddr(buf, 0x0c, 4, 1, "2001:db8::1", "vtnet0"));
+    emit(t, "route_add", buf, fb_route(buf, 0x01, 3, 99, 1, 0, NULL));
+    // The answer to the fuzzers' query (tests/fuzz/fuzz.h: pid 0x01020304, sequence 7)
+    emit(t, "answer_get", buf, fb_route(buf, 0x04, 3, 0x01020304u, 7, 0, "igb1"));
+    emit(t, "answer_failed", buf, fb_route(buf, 0x04, 3, 0x01020304u, 7, 3, NULL));
 
     // A VTI reload: departure, arrival, link up, address back
     len = fb_announce(buf, 5, "ipsec1", 1);
@@ -178,92 +92,9 @@ freebsd_corpus(void)
 //
 // Linux rtnetlink messages
 //
-static size_t
-nl_attr(
-    uint8_t *           p,
-    uint16_t            type,
-    const void *        data,
-    size_t              len)
-{
-    size_t              aligned = (4 + len + 3) & ~(size_t) 3;
 
-    put16(p, (uint16_t) (4 + len));
-    put16(p + 2, type);
-    memcpy(p + 4, data, len);
-    memset(p + 4 + len, 0, aligned - (4 + len));
-    return aligned;
-}
 
-static size_t
-nl_link(
-    uint8_t *           p,
-    uint16_t            type,
-    uint32_t            index,
-    uint32_t            flags,
-    const char *        name)
-{
-    size_t              off = 16 + 16;
 
-    memset(p, 0, off);
-    put16(p + 4, type);
-    put32(p + 16 + 4, index);
-    put32(p + 16 + 8, flags);
-    if (name)
-    {
-        off += nl_attr(p + off, 3, name, strlen(name) + 1);     // IFLA_IFNAME
-    }
-    put32(p, (uint32_t) off);
-    return off;
-}
-
-static size_t
-nl_addr(
-    uint8_t *           p,
-    uint16_t            type,
-    uint32_t            index,
-    int                 v6,
-    const char *        address,
-    const char *        local,
-    const char *        label,
-    uint32_t            flags)
-{
-    uint8_t             a[16];
-    size_t              off = 16 + 8;
-
-    memset(p, 0, off);
-    put16(p + 4, type);
-    p[16] = v6 ? 10 : 2;
-    p[16 + 1] = v6 ? 64 : 24;
-    p[16 + 2] = (uint8_t) flags;
-    put32(p + 16 + 4, index);
-    if (address)
-    {
-        inet_pton(v6 ? AF_INET6 : AF_INET, address, a);
-        off += nl_attr(p + off, 1, a, v6 ? 16 : 4);             // IFA_ADDRESS
-    }
-    if (local)
-    {
-        inet_pton(v6 ? AF_INET6 : AF_INET, local, a);
-        off += nl_attr(p + off, 2, a, v6 ? 16 : 4);             // IFA_LOCAL
-    }
-    if (label)
-    {
-        off += nl_attr(p + off, 3, label, strlen(label) + 1);   // IFA_LABEL
-    }
-    off += nl_attr(p + off, 8, &flags, 4);                      // IFA_FLAGS
-    put32(p, (uint32_t) off);
-    return off;
-}
-
-static size_t
-nl_overrun(
-    uint8_t *           p)
-{
-    memset(p, 0, 16);
-    put32(p, 16);
-    put16(p + 4, 4);                    // NLMSG_OVERRUN
-    return 16;
-}
 
 static void
 linux_corpus(void)
@@ -279,6 +110,9 @@ linux_corpus(void)
     emit(t, "deladdr_v6_tentative", buf, nl_addr(buf, 21, 6, 1, "fe80::a", NULL, NULL, 0x40));
     emit(t, "newaddr_v6_global", buf, nl_addr(buf, 20, 3, 1, "2001:db8::1", NULL, NULL, 0x80));
     emit(t, "overrun", buf, nl_overrun(buf));
+    emit(t, "newroute_main", buf, nl_route(buf, 24, 0, 0, 254, 0, 3));
+    // The answer to the fuzzers' query (tests/fuzz/fuzz.h: port 0x01020304, sequence 7)
+    emit(t, "answer_route", buf, nl_route(buf, 24, 7, 0x01020304u, 254, 0, 3));
 
     // Several messages per read, as the kernel batches them
     len = nl_link(buf, 16, 5, 0x1 | 0x40 | 0x10000, "vti0");
@@ -484,7 +318,7 @@ args_corpus(void)
     args_emit("help", "-h");
     args_emit("ident_62",
         "-i\nabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789\n10.0.0.1");
-    args_emit("reexec_state", "v1:3:123456:7:42:-1\nv1:3:123456:7\n-W\n1s\n10.0.0.1");
+    args_emit("reexec_state", "v2:4242:3:123456:7:42:-1:-1\nv2:4242:3:123456:7\n-W\n1s\n10.0.0.1");
 
     // NUL separators
     len = (size_t) snprintf(buf, sizeof(buf), "-s%c250%c-L%c100%%%c10.0.0.1", 0, 0, 0, 0);
