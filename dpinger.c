@@ -4279,7 +4279,9 @@ struct recovery
 {
     int                 state;          // RS_*
     uint64_t            send_ms;        // the send interval
-    uint64_t            loss_ms;        // the loss interval: silence this long starts a check
+    uint64_t            loss_ms;        // the loss interval
+    uint64_t            quiet_ms;       // silence this long (a request unanswered for a
+                                        // whole loss interval) starts a check
     uint64_t            window_ms;      // least time between checks in an outage
 
     uint64_t            started;        // start-up: no reply is due before it
@@ -4359,10 +4361,11 @@ recovery_init(
     r->state = RS_HEALTHY;
     r->send_ms = send_ms;
     r->loss_ms = loss_ms;
+    r->quiet_ms = loss_ms + send_ms;
     r->window_ms = 2 * loss_ms > CHECK_WINDOW_MIN_MS ? 2 * loss_ms : CHECK_WINDOW_MIN_MS;
     r->started = now;
     r->fresh = now;
-    timer[T_QUIET] = now + loss_ms;
+    timer[T_QUIET] = now + r->quiet_ms;
 }
 
 // Trouble begins (if it has not already): remember when, and the last reply
@@ -4485,7 +4488,7 @@ recovery_replies(
         r->failing = 0;
     }
     timer[T_CHECK] = 0;
-    timer[T_QUIET] = r->state == RS_HEALTHY ? r->last_reply + r->loss_ms : 0;
+    timer[T_QUIET] = r->state == RS_HEALTHY ? r->last_reply + r->quiet_ms : 0;
 }
 
 static struct recovery_out
@@ -4524,15 +4527,15 @@ recovery_step(
             break;
         }
         since = r->last_reply > r->fresh ? r->last_reply : r->fresh;
-        if (r->state != RS_OUTAGE && elapsed_since(now, since) < r->loss_ms)
+        if (r->state != RS_OUTAGE && elapsed_since(now, since) < r->quiet_ms)
         {
-            timer[T_QUIET] = since + r->loss_ms;
+            timer[T_QUIET] = since + r->quiet_ms;
             break;
         }
         if (!ev->sends_ok)
         {
             // Requests are not going out: the send-error trigger speaks for them
-            timer[T_QUIET] = now + (r->state == RS_OUTAGE ? r->window_ms : r->loss_ms);
+            timer[T_QUIET] = now + (r->state == RS_OUTAGE ? r->window_ms : r->quiet_ms);
             break;
         }
         recovery_trouble(r, now);
@@ -4650,7 +4653,7 @@ recovery_step(
         r->waiting = 0;
         r->state = RS_HEALTHY;
         r->fresh = now;
-        timer[T_QUIET] = now + r->loss_ms;
+        timer[T_QUIET] = now + r->quiet_ms;
         out.actions |= RA_SEND_NOW;
         if (r->held)
         {
@@ -4704,7 +4707,7 @@ recovery_step(
         r->hup_since = 0;
         r->state = RS_CONFIRM;
         timer[T_REBUILD] = 0;
-        timer[T_QUIET] = now + r->loss_ms;
+        timer[T_QUIET] = now + r->quiet_ms;
         break;
 
     case RE_REBUILD_FAILED:

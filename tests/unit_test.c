@@ -1187,29 +1187,29 @@ ATF_TC_BODY(recovery_black_hole, tc)
     // Not silent long enough: only re-armed
     rig_step(&g, RE_QUIET, 11000, 10000, NULL);
     ATF_CHECK(g.out.actions == 0 && g.r.state == RS_HEALTHY);
-    ATF_CHECK_EQ(g.timer[T_QUIET], 12000u);
-    // Silent for the loss interval: one check, timing out a loss interval later
-    rig_step(&g, RE_QUIET, 12000, 10000, NULL);
+    ATF_CHECK_EQ(g.timer[T_QUIET], 12500u);
+    // Silent for a loss and a send interval: one check, timing out a loss interval later
+    rig_step(&g, RE_QUIET, 12500, 10000, NULL);
     ATF_CHECK_EQ(g.out.actions, RA_CHECK_START);
-    ATF_CHECK(g.r.state == RS_CHECKING && g.timer[T_CHECK] == 14000u);
+    ATF_CHECK(g.r.state == RS_CHECKING && g.timer[T_CHECK] == 14500u);
     // Answered: rebuild at once (guarded by the storm guard, which is empty)
-    rig_step(&g, RE_CHECK_ANSWERED, 12010, 10000, "check answered");
+    rig_step(&g, RE_CHECK_ANSWERED, 12510, 10000, "check answered");
     ATF_CHECK(g.out.actions & RA_CHECK_STOP);
-    ATF_CHECK(g.r.state == RS_REBUILD && g.timer[T_REBUILD] == 12010u);
-    rig_step(&g, RE_REBUILD_DUE, 12010, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_REBUILD && g.timer[T_REBUILD] == 12510u);
+    rig_step(&g, RE_REBUILD_DUE, 12510, 10000, NULL);
     ATF_CHECK_EQ(g.out.actions, RA_REBUILD);
-    rig_step(&g, RE_REBUILT, 12011, 10000, NULL);
+    rig_step(&g, RE_REBUILT, 12511, 10000, NULL);
     ATF_CHECK(g.out.note == RN_REBUILT && (g.out.actions & RA_SEND_NOW));
     ATF_CHECK_STREQ(g.r.reason, "check answered");
     ATF_CHECK_EQ(g.r.state, RS_CONFIRM);
-    rig_step(&g, RE_REPLY, 12020, 12015, NULL);
+    rig_step(&g, RE_REPLY, 12520, 12515, NULL);
     ATF_CHECK_EQ(g.out.note, RN_HEALED);
-    ATF_CHECK_EQ(g.out.value, 15u);         // from the first trigger (12000) to the reply
+    ATF_CHECK_EQ(g.out.value, 15u);         // from the first trigger (12500) to the reply
     ATF_CHECK_STREQ(g.out.evidence, EVIDENCE_CHECK);
     ATF_CHECK(g.r.state == RS_HEALTHY && g.r.trouble_since == 0 && g.r.storm == 0);
 
     // A check answered while the old identifier answered too is no black hole
-    rig_step(&g, RE_QUIET, 20000, 12015, NULL);
+    rig_step(&g, RE_QUIET, 20000, 12515, NULL);
     ATF_REQUIRE_EQ(g.r.state, RS_CHECKING);
     rig_step(&g, RE_CHECK_ANSWERED, 20500, 20400, "check answered");
     ATF_CHECK(g.r.state == RS_HEALTHY && (g.out.actions & RA_REBUILD) == 0 && g.timer[T_REBUILD] == 0);
@@ -1228,13 +1228,13 @@ ATF_TC_BODY(recovery_real_outage, tc)
     int                 checks = 0;
 
     rig_init(&g);
-    rig_step(&g, RE_QUIET, 12000, 10000, NULL);
-    rig_step(&g, RE_CHECK_TIMEOUT, 14000, 10000, NULL);
+    rig_step(&g, RE_QUIET, 12500, 10000, NULL);
+    rig_step(&g, RE_CHECK_TIMEOUT, 14500, 10000, NULL);
     ATF_CHECK(g.r.state == RS_OUTAGE && g.out.note == RN_REAL_OUTAGE);
-    ATF_CHECK_EQ(g.out.value, 4000u);
-    ATF_CHECK_EQ(g.timer[T_QUIET], 24000u);
+    ATF_CHECK_EQ(g.out.value, 4500u);
+    ATF_CHECK_EQ(g.timer[T_QUIET], 24500u);
     // Five minutes: one check per 10 s window, no second note, no rebuild
-    for (t = 24000; t < 314000; t = g.timer[T_QUIET])
+    for (t = 24500; t < 314000; t = g.timer[T_QUIET])
     {
         rig_step(&g, RE_QUIET, t, 10000, NULL);
         ATF_REQUIRE_EQ(g.out.actions, RA_CHECK_START);
@@ -1250,9 +1250,9 @@ ATF_TC_BODY(recovery_real_outage, tc)
     // A target that never answered: the silence counts from the start, not from boot
     rig_init(&g);
     g.r.last_reply = 0;
-    rig_step(&g, RE_QUIET, 3000, 0, NULL);
-    rig_step(&g, RE_CHECK_TIMEOUT, 5000, 0, NULL);
-    ATF_CHECK(g.out.note == RN_REAL_OUTAGE && g.out.value == 4000u);
+    rig_step(&g, RE_QUIET, 3500, 0, NULL);
+    rig_step(&g, RE_CHECK_TIMEOUT, 5500, 0, NULL);
+    ATF_CHECK(g.out.note == RN_REAL_OUTAGE && g.out.value == 4500u);
 }
 
 ATF_TC(recovery_storm_guard);
