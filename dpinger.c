@@ -5296,7 +5296,11 @@ supervise(
         now = now_ms();
         if (atomic_load(&threads[TH_WATCHDOG].running))
         {
-            sv->timer[T_GUARD] = now - heartbeat_age(TH_WATCHDOG, now) + cfg.watchdog_limit + 1;
+            // When the checker's heartbeat would pass the limit; once it
+            // has (a restart held back), look again each slice
+            uint64_t    due = now - heartbeat_age(TH_WATCHDOG, now) + cfg.watchdog_limit + 1;
+
+            sv->timer[T_GUARD] = due > now ? due : now + SLICE_MS;
         }
         wake = timer_next(sv->timer);
         if (wake > now + SLICE_MS)
