@@ -3,8 +3,10 @@
 # Start-up with an IPv6 -B address that is still tentative (duplicate
 # address detection running, about a second after the address is added
 # without nodad): the daemon waits for it, logs the wait once, then binds
-# and measures.  An address on no interface still fails at once, with exit
-# status 1, one line on stderr and no pid file or status socket.
+# and measures.  The test holds detection back (the link has no carrier
+# yet) until it has seen the daemon waiting, so it does not race the
+# kernel's timers.  An address on no interface still fails at once, with
+# exit status 1, one line on stderr and no pid file or status socket.
 #
 
 . "$(atf_get_srcdir)/lib/netns.subr"
@@ -15,29 +17,50 @@ addr_tentative()
 	ip -n "$NS_MON" -6 addr show dev mon0 | grep -q -- "inet6 $1/.* tentative"
 }
 
-# add_tentative ADDR/PLEN: add ADDR to mon0 with duplicate address
-# detection, and check that it is still tentative right after.  Three
-# probes instead of one keep it tentative for 3-4s instead of 1-2s, so a
-# slow start of dpinger on a loaded machine still finds it tentative.
-add_tentative()
+# one_line FILE: FILE on one line, for a failure message
+one_line()
 {
-	ip netns exec "$NS_MON" sysctl -q -w net.ipv6.conf.mon0.dad_transmits=3 || return 1
+	tr '\n' '|' < "$1"
+}
+
+# tentative_bed ADDR/PLEN: $NS_MON and $NS_PEER joined by mon0/peer0, with
+# peer0 left down, so mon0 has never had a carrier and ADDR, added to mon0
+# without nodad, stays tentative until peer0 comes up (duplicate address
+# detection waits for the link).  The peer answers on fd00::2 and
+# fe80::b (nodad).
+tentative_bed()
+{
+	NS_MON=$(netns_mk mon) || return 1
+	NS_PEER=$(netns_mk peer) || return 1
+	ip link add name mon0 netns "$NS_MON" type veth peer name peer0 netns "$NS_PEER" || return 1
+	ip -n "$NS_MON" link set dev mon0 up || return 1
+	ip -n "$NS_PEER" addr add fd00::2/64 dev peer0 nodad || return 1
+	ip -n "$NS_PEER" addr add fe80::b/64 dev peer0 nodad || return 1
 	ip -n "$NS_MON" addr add "$1" dev mon0 || return 1
 	addr_tentative "${1%/*}"
 }
 
-# the wait line, once, before the parameter line; then a healthy status
-check_waited_then_healthy()
+# waits_then_measures ADDR DEST: start dpinger -B ADDR DEST while ADDR is
+# tentative; it logs the wait once and keeps waiting; once peer0 is up and
+# detection ends it binds and reports healthy
+waits_then_measures()
 {
-	wait_for 20 status_healthy s.sock ||
-	    atf_fail "never healthy: $(status_query s.sock) $(cat err)"
-	kill -0 "$DP_PID" 2>/dev/null || atf_fail "dpinger is gone: $(cat err)"
-	atf_check -s exit:0 -o inline:"1\n" grep -c -- 'tentative' err
+	DP_PID=$(netns_bg "$NS_MON" out err "$(dpinger_bin)" -f -r 0 -s 100 -t 2s \
+	    -B "$1" -u "$PWD/s.sock" "$2") || atf_fail "cannot start dpinger"
+	wait_for 10 file_has err 'address is tentative' ||
+	    atf_fail "no wait line: $(one_line err)"
 	atf_check -s exit:0 -o match:"^bind $1: address is tentative \(duplicate address detection\), waiting up to 10s\$" \
-	    sed -n 1p err
+	    cat err
+	kill -0 "$DP_PID" 2>/dev/null || atf_fail "dpinger did not wait: $(one_line err)"
+	addr_tentative "${1%\%*}" || atf_fail "$1 is no longer tentative with peer0 down"
+
+	ip -n "$NS_PEER" link set dev peer0 up || atf_fail "cannot bring peer0 up"
+	wait_for 20 status_healthy s.sock ||
+	    atf_fail "never healthy: $(status_query s.sock) $(one_line err)"
+	kill -0 "$DP_PID" 2>/dev/null || atf_fail "dpinger is gone: $(one_line err)"
+	atf_check -s exit:0 -o inline:"1\n" grep -c -- 'tentative' err
 	atf_check -s exit:0 -o match:"^send_interval .* bind_addr $1 " sed -n 2p err
-	addr_tentative "$1" && atf_fail "the address is still tentative"
-	return 0
+	! addr_tentative "${1%\%*}" || atf_fail "$1 is still tentative"
 }
 
 atf_test_case bind_waits_for_tentative_address cleanup
@@ -51,11 +74,8 @@ bind_waits_for_tentative_address_head()
 bind_waits_for_tentative_address_body()
 {
 	netns_init
-	netns_pair || atf_fail "cannot build the test network"
-	add_tentative fd00::11/64 || atf_fail "fd00::11 is not tentative after being added"
-	DP_PID=$(netns_bg "$NS_MON" out err "$(dpinger_bin)" -f -r 0 -s 100 -t 2s \
-	    -B fd00::11 -u "$PWD/s.sock" fd00::2) || atf_fail "cannot start dpinger"
-	check_waited_then_healthy fd00::11
+	tentative_bed fd00::11/64 || atf_fail "cannot build a network with fd00::11 tentative"
+	waits_then_measures fd00::11 fd00::2
 }
 bind_waits_for_tentative_address_cleanup()
 {
@@ -73,11 +93,8 @@ bind_waits_for_tentative_linklocal_head()
 bind_waits_for_tentative_linklocal_body()
 {
 	netns_init
-	netns_pair || atf_fail "cannot build the test network"
-	add_tentative fe80::c/64 || atf_fail "fe80::c is not tentative after being added"
-	DP_PID=$(netns_bg "$NS_MON" out err "$(dpinger_bin)" -f -r 0 -s 100 -t 2s \
-	    -B fe80::c%mon0 -u "$PWD/s.sock" fe80::b%mon0) || atf_fail "cannot start dpinger"
-	check_waited_then_healthy 'fe80::c%mon0'
+	tentative_bed fe80::c/64 || atf_fail "cannot build a network with fe80::c tentative"
+	waits_then_measures 'fe80::c%mon0' 'fe80::b%mon0'
 }
 bind_waits_for_tentative_linklocal_cleanup()
 {
