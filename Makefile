@@ -18,13 +18,14 @@
 #                   one table (root, about 5 minutes; BENCH_QUICK=1 sh
 #                   tests/bench/all.sh takes 1 minute)
 #   make demo       self-contained demonstration in network namespaces (root)
-#   make install    install bin/dpinger and the man page
+#   make install    install bin/dpinger and the man page (under share/man,
+#                   where the FreeBSD ports tree and the FHS keep them)
 
 CC?=		cc
 CFLAGS?=	-O2 -g
 PREFIX?=	/usr/local
 BINDIR?=	$(PREFIX)/bin
-MANDIR?=	$(PREFIX)/man/man8
+MANDIR?=	$(PREFIX)/share/man/man8
 INSTALL?=	install
 
 DP_CFLAGS=	-std=c11 -Wall -Wextra

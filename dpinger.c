@@ -66,9 +66,11 @@
 #include <linux/rtnetlink.h>
 #elif defined(__FreeBSD__)
 #include <sys/param.h>
+#include <sys/ioctl.h>
 #include <sys/sysctl.h>
 #include <net/if_dl.h>
 #include <net/route.h>
+#include <netinet6/in6_var.h>
 #include <pthread_np.h>
 #endif
 
@@ -799,7 +801,7 @@ close_keep_errno(
                                 "dest_addr %s  bind_addr %s  identifier \"%s\""
 #define LL_EXIT                 "exiting on signal %d"
 #define LL_DROPPED              "%u log lines dropped: the log was not accepting them"
-#define LL_TENTATIVE            "bind %s: the address is tentative (duplicate address detection), waiting up to %lus"
+#define LL_TENTATIVE            "bind %s: address is tentative (duplicate address detection), waiting up to %lus"
 
 #define LL_D_SENDTO             "sendto error: %d"
 #define LL_D_SENDTO_MORE        "sendto error: %d (%s), %lu more in the last %lus"
@@ -5715,9 +5717,150 @@ startup_signals(void)
     pthread_sigmask(SIG_SETMASK, &mask_daemon, NULL);
 }
 
+//
+// A tentative -B address at start-up.  A new IPv6 address stays tentative
+// while duplicate address detection runs (about a second), and binding to
+// it fails with EADDRNOTAVAIL, just as for an address on no interface.
+// Only the first is worth waiting for: a bounded wait, one log line, then
+// the caller binds again.  An address that is absent, ready, IPv4, or whose
+// detection failed is not waited for.
+//
+#define TENTATIVE_WAIT_MS       10000
+#define TENTATIVE_POLL_MS       100
+
+// 1 when addr (scope_id 0: any interface) is on an interface and tentative
+static int
+addr6_tentative_on_if(
+    const struct sockaddr_in6 * addr)
+{
+#if defined(__linux__)
+    // One line per address: hex address, index, prefix length, scope, flags, name
+    FILE *              f;
+    char                hex[33];
+    char                name[IF_NAMESIZE];
+    unsigned            index;
+    unsigned            plen;
+    unsigned            scope;
+    unsigned            flags;
+    unsigned            byte;
+    struct in6_addr     have;
+    int                 i;
+    int                 tentative = 0;
+
+    f = fopen("/proc/net/if_inet6", "re");
+    if (f == NULL)
+    {
+        return 0;
+    }
+    while (fscanf(f, "%32s %x %x %x %x %15s", hex, &index, &plen, &scope, &flags, name) == 6)
+    {
+        for (i = 0; i < 16 && sscanf(hex + 2 * i, "%2x", &byte) == 1; i++)
+        {
+            have.s6_addr[i] = (uint8_t) byte;
+        }
+        if (i == 16 && IN6_ARE_ADDR_EQUAL(&have, &addr->sin6_addr) &&
+            (addr->sin6_scope_id == 0 || addr->sin6_scope_id == index))
+        {
+            tentative = (flags & (IFA_F_TENTATIVE | IFA_F_DADFAILED)) == IFA_F_TENTATIVE;
+            break;
+        }
+    }
+    fclose(f);
+    return tentative;
+#elif defined(__FreeBSD__)
+    // getifaddrs finds the interface, SIOCGIFAFLAG_IN6 reads the flags
+    struct ifaddrs *    list;
+    struct ifaddrs *    ifa;
+    struct sockaddr_in6 have;
+    struct in6_ifreq    req;
+    int                 fd;
+    int                 tentative = 0;
+
+    if (getifaddrs(&list) < 0)
+    {
+        return 0;
+    }
+    for (ifa = list; ifa; ifa = ifa->ifa_next)
+    {
+        if (ifa->ifa_addr == NULL || ifa->ifa_addr->sa_family != AF_INET6)
+        {
+            continue;
+        }
+        memcpy(&have, ifa->ifa_addr, sizeof(have));
+        if (IN6_IS_ADDR_LINKLOCAL(&have.sin6_addr))
+        {
+            // The kernel's form carries the zone in bytes 2 and 3
+            have.sin6_addr.s6_addr[2] = 0;
+            have.sin6_addr.s6_addr[3] = 0;
+        }
+        if (!IN6_ARE_ADDR_EQUAL(&have.sin6_addr, &addr->sin6_addr) ||
+            (addr->sin6_scope_id != 0 && addr->sin6_scope_id != if_nametoindex(ifa->ifa_name)))
+        {
+            continue;
+        }
+        fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        if (fd >= 0)
+        {
+            // Scope id 0: the kernel takes the zone from the interface named
+            memset(&req, 0, sizeof(req));
+            snprintf(req.ifr_name, sizeof(req.ifr_name), "%s", ifa->ifa_name);
+            req.ifr_ifru.ifru_addr.sin6_family = AF_INET6;
+            req.ifr_ifru.ifru_addr.sin6_len = sizeof(struct sockaddr_in6);
+            req.ifr_ifru.ifru_addr.sin6_addr = addr->sin6_addr;
+            if (ioctl(fd, SIOCGIFAFLAG_IN6, &req) == 0)
+            {
+                tentative = (req.ifr_ifru.ifru_flags6 & (IN6_IFF_TENTATIVE | IN6_IFF_DUPLICATED)) ==
+                            IN6_IFF_TENTATIVE;
+            }
+            close(fd);
+        }
+        break;
+    }
+    freeifaddrs(list);
+    return tentative;
+#else
+    (void) addr;
+    return 0;
+#endif
+}
+
+// After a bind to -B failed with EADDRNOTAVAIL: when the address is
+// tentative, log it and wait (at most TENTATIVE_WAIT_MS, less if a signal
+// arrives) until it is not.  1 when it waited and the bind is worth
+// another try, 0 when not (errno is kept for the caller's message).
+static int
+bind_tentative_wait(void)
+{
+    struct sockaddr_storage ss;
+    socklen_t           len;
+    struct timespec     ts = { 0, TENTATIVE_POLL_MS * 1000000L };
+    sigset_t            none;
+    int                 saved = errno;
+    int                 i;
+
+    if (cfg.family != AF_INET6 || addr_resolve(cfg.bind_str, &ss, &len) ||
+        !addr6_tentative_on_if((struct sockaddr_in6 *) &ss))
+    {
+        errno = saved;
+        return 0;
+    }
+    logmsg(LL_TENTATIVE, cfg.bind_str, (unsigned long) (TENTATIVE_WAIT_MS / 1000));
+    sigemptyset(&none);
+    for (i = 0; i < TENTATIVE_WAIT_MS / TENTATIVE_POLL_MS && addr6_tentative_on_if((struct sockaddr_in6 *) &ss); i++)
+    {
+        // A signal (SIGTERM) ends the wait; main acts on it later
+        if (ppoll(NULL, 0, &ts, &none) < 0 && errno == EINTR)
+        {
+            break;
+        }
+    }
+    errno = saved;
+    return 1;
+}
+
 // 2, 3. The ICMP sockets, bound to -B.  After a restart in place a bind
 // that fails is not fatal: placeholder sockets stand in until the
-// supervisor's rebuild works.
+// supervisor's rebuild works.  A tentative IPv6 -B address is waited for.
 static void
 startup_sockets(void)
 {
@@ -5725,8 +5868,14 @@ startup_sockets(void)
     uint32_t            scope = 0;
     int                 send_fd;
     int                 recv_fd;
+    int                 rc;
 
-    if (icmp_socks_open(&send_fd, &recv_fd, &scope, &stage) == 0)
+    rc = icmp_socks_open(&send_fd, &recv_fd, &scope, &stage);
+    if (rc < 0 && errno == EADDRNOTAVAIL && !reexecuted && strcmp(stage, "bind") == 0 && bind_tentative_wait())
+    {
+        rc = icmp_socks_open(&send_fd, &recv_fd, &scope, &stage);
+    }
+    if (rc == 0)
     {
         atomic_store(&icmp.real, 1);
     }
