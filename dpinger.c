@@ -4224,7 +4224,8 @@ enum recovery_event_kind
     RE_REBUILT,                         // the rebuild worked
     RE_REBUILD_FAILED,                  // it could not open or bind (err, stage)
     RE_CHECK_ANSWERED,                  // the fresh-socket check was answered (last_reply, reason)
-    RE_CHECK_TIMEOUT                    // T_CHECK fired
+    RE_CHECK_TIMEOUT,                   // T_CHECK fired
+    RE_RESUMED                          // the whole process was paused: silence counts from now
 };
 
 struct recovery_event
@@ -4681,6 +4682,15 @@ recovery_step(
             r->state = RS_HEALTHY;
         }
         recovery_request(r, timer, now, ev->reason, 0);
+        break;
+
+    case RE_RESUMED:
+        // Nobody sent or read while the process was stopped: not an outage
+        r->fresh = now;
+        if (r->state == RS_HEALTHY || r->state == RS_CONFIRM)
+        {
+            timer[T_QUIET] = now + r->quiet_ms;
+        }
         break;
 
     case RE_REBUILD_DUE:
@@ -5337,8 +5347,9 @@ supervise(
         now = now_ms();
         if (watchdog_was_paused(sv->expected, now))
         {
-            // Nobody ran: heartbeats count from now
+            // Nobody ran: heartbeats and silence count from now
             atomic_store(&resumed_at, now);
+            supervisor_event(sv, RE_RESUMED, NULL, now);
         }
         supervisor_round(sv, route_slot >= 0 && pfd[route_slot].revents,
                          check_slot >= 0 && pfd[check_slot].revents, now);

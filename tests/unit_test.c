@@ -1214,6 +1214,13 @@ ATF_TC_BODY(recovery_black_hole, tc)
     rig_step(&g, RE_CHECK_ANSWERED, 20500, 20400, "check answered");
     ATF_CHECK(g.r.state == RS_HEALTHY && (g.out.actions & RA_REBUILD) == 0 && g.timer[T_REBUILD] == 0);
     ATF_CHECK_EQ(g.out.note, RN_RESUMED);
+
+    // After the whole process was paused, silence counts from the resume
+    rig_init(&g);
+    rig_step(&g, RE_RESUMED, 30000, 10000, NULL);
+    ATF_CHECK(g.out.actions == 0 && g.timer[T_QUIET] == 32500u);
+    rig_step(&g, RE_QUIET, 30010, 10000, NULL);
+    ATF_CHECK(g.out.actions == 0 && g.r.state == RS_HEALTHY);
 }
 
 ATF_TC(recovery_real_outage);
