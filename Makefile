@@ -37,6 +37,7 @@ TEST_PROGS=	tests/unit_test tests/tools/tunpeer tests/tools/freezer \
 		tests/tools/faultinject.so tests/tools/sockquery \
 		tests/tools/threadtoy tests/tools/rawsend \
 		tests/hostile/clients tests/hostile/forge
+TEST_PROGS+=	tests/tools/connburst
 
 all: dpinger
 
@@ -64,6 +65,9 @@ tests/tools/threadtoy: tests/tools/threadtoy.c
 
 tests/tools/rawsend: tests/tools/rawsend.c
 	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/tools/rawsend tests/tools/rawsend.c
+
+tests/tools/connburst: tests/tools/connburst.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/tools/connburst tests/tools/connburst.c
 
 tests/hostile/clients: tests/hostile/clients.c
 	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/hostile/clients tests/hostile/clients.c
