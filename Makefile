@@ -70,6 +70,9 @@ tests/hostile/clients: tests/hostile/clients.c
 tests/hostile/forge: tests/hostile/forge.c
 	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/hostile/forge tests/hostile/forge.c
 
+tests/tools/tunpeer tests/tools/freezer tests/tools/sockquery tests/tools/threadtoy \
+tests/tools/rawsend tests/hostile/clients tests/hostile/forge: tests/lib/tools.h
+
 tests: dpinger $(TEST_PROGS)
 
 check: tests
