@@ -100,81 +100,6 @@ icmp_fill(
     memcpy(icmp + 8, data, data_len);
 }
 
-// IPv4: header of hlen bytes (options zero), ICMP of icmp_len bytes built
-// from a full reply, total length field tot (0: the real length)
-static void
-send4(
-    const uint8_t *     mac,
-    const uint8_t *     src,
-    const uint8_t *     dst,
-    unsigned            ident,
-    unsigned            seq,
-    const uint8_t *     data,
-    size_t              data_len,
-    size_t              icmp_len,
-    unsigned            ihl_field,
-    size_t              hlen,
-    unsigned            tot,
-    int                 bad_sum)
-{
-    uint8_t             pkt[1600];
-    uint8_t *           icmp = pkt + hlen;
-    uint16_t            sum;
-
-    if (hlen + 8 + data_len > sizeof(pkt))
-    {
-        return;
-    }
-    memset(pkt, 0, sizeof(pkt));
-    pkt[0] = (uint8_t) (0x40 | ihl_field);
-    put16(pkt + 2, tot ? tot : (unsigned) (hlen + icmp_len));
-    put16(pkt + 4, (unsigned) random() & 0xffff);
-    pkt[8] = 64;
-    pkt[9] = 1;
-    memcpy(pkt + 12, src, 4);
-    memcpy(pkt + 16, dst, 4);
-    icmp_fill(icmp, 0, ident, seq, data, data_len);
-    sum = csum_fold(csum_add(0, icmp, icmp_len));
-    if (bad_sum)
-    {
-        sum ^= 0x5a5a;
-    }
-    put16(icmp + 2, sum);
-    put16(pkt + 10, csum_fold(csum_add(0, pkt, hlen < 60 ? hlen : 60)));
-    emit(mac, 0, pkt, hlen + icmp_len);
-}
-
-static void
-send6(
-    const uint8_t *     mac,
-    const uint8_t *     src,
-    const uint8_t *     dst,
-    unsigned            ident,
-    unsigned            seq,
-    const uint8_t *     data,
-    size_t              data_len,
-    size_t              icmp_len,
-    int                 bad_sum)
-{
-    uint8_t             pkt[1600];
-    uint8_t *           icmp = pkt + 40;
-
-    if (40 + 8 + data_len > sizeof(pkt))
-    {
-        return;
-    }
-    memset(pkt, 0, sizeof(pkt));
-    pkt[0] = 0x60;
-    put16(pkt + 4, (unsigned) icmp_len);
-    pkt[6] = 58;
-    pkt[7] = 64;
-    memcpy(pkt + 8, src, 16);
-    memcpy(pkt + 24, dst, 16);
-    icmp_fill(icmp, 1, ident, seq, data, data_len);
-    put16(icmp + 2, (unsigned) icmp6_csum(src, dst, icmp, icmp_len) ^ (bad_sum ? 0x5a5au : 0));
-    emit(mac, 1, pkt, 40 + icmp_len);
-}
-
 // One echo request being answered: where it came from (link address and
 // IP source), the address it went to, its identifier, sequence and payload
 struct request
@@ -189,8 +114,82 @@ struct request
     size_t              data_len;
 };
 
-// A reply to r from src: identifier, sequence, data_len bytes of payload in
-// an ICMP message cut to icmp_len bytes, the checksum spoiled with bad_sum
+// One reply to a request: from src, with identifier and sequence, data_len
+// bytes of the request's payload in an ICMP message cut to icmp_len bytes,
+// the checksum spoiled when bad_sum is set
+struct reply
+{
+    const uint8_t *     src;
+    unsigned            ident;
+    unsigned            seq;
+    size_t              data_len;
+    size_t              icmp_len;
+    int                 bad_sum;
+};
+
+// IPv4: a header of hlen bytes (options zero) with the header length field
+// ihl_field and the total length field tot (0: the real length)
+static void
+send4(
+    const struct request * r,
+    const struct reply * p,
+    unsigned            ihl_field,
+    size_t              hlen,
+    unsigned            tot)
+{
+    uint8_t             pkt[1600];
+    uint8_t *           icmp = pkt + hlen;
+    uint16_t            sum;
+
+    if (hlen + 8 + p->data_len > sizeof(pkt))
+    {
+        return;
+    }
+    memset(pkt, 0, sizeof(pkt));
+    pkt[0] = (uint8_t) (0x40 | ihl_field);
+    put16(pkt + 2, tot ? tot : (unsigned) (hlen + p->icmp_len));
+    put16(pkt + 4, (unsigned) random() & 0xffff);
+    pkt[8] = 64;
+    pkt[9] = 1;
+    memcpy(pkt + 12, p->src, 4);
+    memcpy(pkt + 16, r->them, 4);
+    icmp_fill(icmp, 0, p->ident, p->seq, r->data, p->data_len);
+    sum = csum_fold(csum_add(0, icmp, p->icmp_len));
+    if (p->bad_sum)
+    {
+        sum ^= 0x5a5a;
+    }
+    put16(icmp + 2, sum);
+    put16(pkt + 10, csum_fold(csum_add(0, pkt, hlen < 60 ? hlen : 60)));
+    emit(r->mac, 0, pkt, hlen + p->icmp_len);
+}
+
+// IPv6: the fixed header, no extension headers
+static void
+send6(
+    const struct request * r,
+    const struct reply * p)
+{
+    uint8_t             pkt[1600];
+    uint8_t *           icmp = pkt + 40;
+
+    if (40 + 8 + p->data_len > sizeof(pkt))
+    {
+        return;
+    }
+    memset(pkt, 0, sizeof(pkt));
+    pkt[0] = 0x60;
+    put16(pkt + 4, (unsigned) p->icmp_len);
+    pkt[6] = 58;
+    pkt[7] = 64;
+    memcpy(pkt + 8, p->src, 16);
+    memcpy(pkt + 24, r->them, 16);
+    icmp_fill(icmp, 1, p->ident, p->seq, r->data, p->data_len);
+    put16(icmp + 2, (unsigned) icmp6_csum(p->src, r->them, icmp, p->icmp_len) ^ (p->bad_sum ? 0x5a5au : 0));
+    emit(r->mac, 1, pkt, 40 + p->icmp_len);
+}
+
+// Send one reply to r in r's family with a plain IPv4 header
 static void
 reply(
     const struct request * r,
@@ -201,13 +200,15 @@ reply(
     size_t              icmp_len,
     int                 bad_sum)
 {
+    struct reply        p = { src, ident, seq, data_len, icmp_len, bad_sum };
+
     if (r->v6)
     {
-        send6(r->mac, src, r->them, ident, seq, r->data, data_len, icmp_len, bad_sum);
+        send6(r, &p);
     }
     else
     {
-        send4(r->mac, src, r->them, ident, seq, r->data, data_len, icmp_len, 5, 20, 0, bad_sum);
+        send4(r, &p, 5, 20, 0);
     }
 }
 
@@ -260,6 +261,7 @@ answer_ihl(
     const struct request * r)
 {
     uint8_t             hidden[68];
+    struct reply        p = { r->me, r->ident, r->seq, 0, 0, 0 };
 
     // Header length 60: a reply that would count, hidden in the option
     // space at offset 20 (its type byte 0 ends the options), and at
@@ -280,10 +282,13 @@ answer_ihl(
     emit(r->mac, 0, hidden, sizeof(hidden));
 
     // Header length 60 with 4 bytes of ICMP after it
-    send4(r->mac, r->me, r->them, r->ident, r->seq, r->data, 0, 4, 15, 60, 0, 0);
+    p.icmp_len = 4;
+    send4(r, &p, 15, 60, 0);
     // Header length 16 (below the minimum) and 60 in a 40-byte packet
-    send4(r->mac, r->me, r->them, r->ident, r->seq, r->data, 0, 8, 4, 20, 0, 0);
-    send4(r->mac, r->me, r->them, r->ident, r->seq, r->data, 0, 20, 15, 20, 40, 0);
+    p.icmp_len = 8;
+    send4(r, &p, 4, 20, 0);
+    p.icmp_len = 20;
+    send4(r, &p, 15, 20, 40);
 }
 
 // Answer one request of len bytes at pkt (an IPv4 or IPv6 packet)
