@@ -36,6 +36,7 @@ TEST_PROGS=	tests/unit_test tests/tools/tunpeer tests/tools/freezer \
 		tests/tools/faultinject.so tests/tools/sockquery \
 		tests/tools/threadtoy tests/tools/rawsend \
 		tests/hostile/clients tests/hostile/forge
+TEST_PROGS+=	tests/tools/logformats
 
 all: dpinger
 
@@ -72,6 +73,10 @@ tests/hostile/forge: tests/hostile/forge.c
 
 tests/tools/tunpeer tests/tools/freezer tests/tools/sockquery tests/tools/threadtoy \
 tests/tools/rawsend tests/hostile/clients tests/hostile/forge: tests/lib/tools.h
+
+tests/tools/logformats: tests/tools/logformats.c dpinger.c
+	$(CC) $(DP_CFLAGS) -Wno-unused-function $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -o tests/tools/logformats tests/tools/logformats.c $(DP_LIBS)
 
 tests: dpinger $(TEST_PROGS)
 
