@@ -30,6 +30,8 @@
 // writev() on a raw socket are not intercepted. The library prints nothing on
 // stdout/stderr.
 
+#if defined(__linux__)
+
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
@@ -473,3 +475,10 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
     SEND_THROUGH(real_sendmmsg, fd, vec, vlen, flags);
 }
+
+#else
+
+// Elsewhere the library is empty: the tests that preload it are Linux-only.
+extern int faultinject_linux_only;
+
+#endif

@@ -8,6 +8,8 @@
 // Prints "frozen TID" once the thread is stopped, then "released TID" after
 // detaching, or "gone TID" if the thread exited meanwhile (exit status 0).
 
+#if defined(__linux__)
+
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -317,3 +319,16 @@ int main(int argc, char **argv)
     say("released", tid);
     return 0;
 }
+
+#else
+
+#include <stdio.h>
+
+int
+main(void)
+{
+    fprintf(stderr, "freezer: needs Linux (ptrace PTRACE_SEIZE)\n");
+    return 2;
+}
+
+#endif

@@ -10,6 +10,8 @@
 //                [-d delay_ms] [-j jitter_ms] [-l loss_pct] [-s seed]
 //                [-g gap_ms]
 
+#if defined(__linux__)
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -719,3 +721,16 @@ int main(int argc, char **argv)
         }
     }
 }
+
+#else
+
+#include <stdio.h>
+
+int
+main(void)
+{
+    fprintf(stderr, "tunpeer: needs Linux (/dev/net/tun)\n");
+    return 2;
+}
+
+#endif
