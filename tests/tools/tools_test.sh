@@ -306,7 +306,7 @@ freezer_thread_head()
 }
 freezer_thread_body()
 {
-    require_linux "the thread freezer (ptrace)"
+    require_linux "the ptrace thread freezer"
     check_built "$(tool freezer)" "$(tool threadtoy)"
     start_toy toy.out
     start_freezer fz.out ticker 2
@@ -336,7 +336,7 @@ freezer_main_head()
 }
 freezer_main_body()
 {
-    require_linux "the thread freezer (ptrace)"
+    require_linux "the ptrace thread freezer"
     check_built "$(tool freezer)" "$(tool threadtoy)"
     start_toy toy.out
     start_freezer fz.out main 60
@@ -362,7 +362,7 @@ freezer_gone_head()
 }
 freezer_gone_body()
 {
-    require_linux "the thread freezer (ptrace)"
+    require_linux "the ptrace thread freezer"
     check_built "$(tool freezer)" "$(tool threadtoy)"
     start_toy toy.out
     start_freezer fz.out ticker 60
@@ -384,7 +384,7 @@ freezer_exec_head()
 }
 freezer_exec_body()
 {
-    require_linux "the thread freezer (ptrace)"
+    require_linux "the ptrace thread freezer"
     check_built "$(tool freezer)" "$(tool threadtoy)"
     for target in ticker main; do
         rm -f go "toy_$target.out"
@@ -417,7 +417,7 @@ freezer_errors_head()
 }
 freezer_errors_body()
 {
-    require_linux "the thread freezer (ptrace)"
+    require_linux "the ptrace thread freezer"
     check_built "$(tool freezer)" "$(tool threadtoy)"
     start_toy toy.out
     atf_check -s exit:1 -e match:"^freezer: thread 'nosuch' in process $TOY_PID: not found\$" \
