@@ -38,6 +38,7 @@ TEST_PROGS=	tests/unit_test tests/tools/tunpeer tests/tools/freezer \
 		tests/tools/threadtoy tests/tools/rawsend \
 		tests/hostile/clients tests/hostile/forge
 TEST_PROGS+=	tests/tools/connburst
+TEST_PROGS+=	tests/tools/logformats
 
 all: dpinger
 
@@ -74,6 +75,13 @@ tests/hostile/clients: tests/hostile/clients.c
 
 tests/hostile/forge: tests/hostile/forge.c
 	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/hostile/forge tests/hostile/forge.c
+
+tests/tools/tunpeer tests/tools/freezer tests/tools/sockquery tests/tools/threadtoy \
+tests/tools/rawsend tests/hostile/clients tests/hostile/forge: tests/lib/tools.h
+
+tests/tools/logformats: tests/tools/logformats.c dpinger.c
+	$(CC) $(DP_CFLAGS) -Wno-unused-function $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) \
+	    -o tests/tools/logformats tests/tools/logformats.c $(DP_LIBS)
 
 tests: dpinger $(TEST_PROGS)
 

@@ -8,12 +8,6 @@
 
 . "$(atf_get_srcdir)/lib/netns.subr"
 
-# start_dp ARGS...: dpinger -f in the monitor namespace, output to out/err
-start_dp()
-{
-	DP_PID=$(netns_bg "$NS_MON" out err "$(dpinger_bin)" -f "$@") || return 1
-}
-
 # field N LINE: the Nth space-separated field
 field()
 {
@@ -31,9 +25,13 @@ report_lines_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -s 100 -r 500 -t 5s -B 10.0.0.1 10.0.0.2 || atf_fail "cannot start dpinger"
-	sleep 0.3
-	atf_check -s exit:0 -o empty cat out
+	t0=$(ms_now)
+	daemon_start -s 100 -r 500 -t 5s -B 10.0.0.1 10.0.0.2 || atf_fail "cannot start dpinger"
+	# The first line comes one report interval after the start, not at once
+	wait_for 15 lines_at_least out 1 || atf_fail "no report line in 15s: $(oneline err)"
+	first=$(($(ms_now) - t0))
+	echo "first report line after ${first}ms"
+	[ "$first" -ge 450 ] || atf_fail "the first report line came ${first}ms after the start, not one interval (500ms)"
 	wait_for 15 lines_at_least out 5 || atf_fail "fewer than 5 report lines in 15s"
 	atf_check -s exit:1 -o empty grep -Ev '^[0-9]+ [0-9]+ [0-9]+$' out
 	last=$(tail -n 1 out)
@@ -58,7 +56,7 @@ report_identifier_output_file_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -s 100 -r 300 -t 5s -i GW_one -o "$PWD/report.txt" 10.0.0.2 || atf_fail "cannot start dpinger"
+	daemon_start -s 100 -r 300 -t 5s -i GW_one -o "$PWD/report.txt" 10.0.0.2 || atf_fail "cannot start dpinger"
 	wait_for 15 lines_at_least report.txt 4 || atf_fail "fewer than 4 lines in the report file"
 	atf_check -s exit:1 -o empty grep -Ev '^GW_one [0-9]+ [0-9]+ [0-9]+$' report.txt
 	atf_check -s exit:0 -o empty cat out
@@ -80,11 +78,23 @@ rewind_keeps_one_line_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -R -s 100 -r 200 -t 5s -i GW -o "$PWD/report.txt" 10.0.0.2 || atf_fail "cannot start dpinger"
-	sleep 2
-	for i in 1 2 3 4 5; do
-		atf_check -s exit:0 -o inline:"1\n" sh -c 'wc -l < report.txt | tr -d " "'
-		atf_check -s exit:0 -o match:'^GW [0-9]+ [0-9]+ [0-9]+$' cat report.txt
+	daemon_start -R -s 100 -r 200 -t 5s -i GW -o "$PWD/report.txt" 10.0.0.2 || atf_fail "cannot start dpinger"
+	wait_for 10 test -s report.txt || atf_fail "no report in the file: $(oneline err)"
+	# Look at the file as the reports replace each other: five looks and
+	# at least three different lines, each time exactly one line
+	seen=0
+	looks=0
+	last=
+	while [ "$seen" -lt 3 ] || [ "$looks" -lt 5 ]; do
+		[ "$looks" -lt 100 ] || atf_fail "the report line did not change: $(oneline report.txt)"
+		cp report.txt look
+		[ "$(wc -l < look)" -eq 1 ] || atf_fail "not one line: $(oneline look)"
+		grep -Eq '^GW [0-9]+ [0-9]+ [0-9]+$' look || atf_fail "not a report line: $(oneline look)"
+		if [ "$(cat look)" != "$last" ]; then
+			seen=$((seen + 1))
+			last=$(cat look)
+		fi
+		looks=$((looks + 1))
 		sleep 0.15
 	done
 }
@@ -104,8 +114,8 @@ status_socket_line_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -t 5s -u "$PWD/plain.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	netns_bg "$NS_MON" out2 err2 "$(dpinger_bin)" -f -r 0 -s 100 -t 5s -i WAN_DHCP -u "$PWD/ident.sock" 10.0.0.2 >/dev/null
+	daemon_start -r 0 -s 100 -t 5s -u "$PWD/plain.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
+	daemon_start log=ident -r 0 -s 100 -t 5s -i WAN_DHCP -u "$PWD/ident.sock" 10.0.0.2 || atf_fail "cannot start the second dpinger"
 	wait_for 10 status_lossless plain.sock || atf_fail "no lossless status line on plain.sock"
 	wait_for 10 status_lossless ident.sock || atf_fail "no lossless status line on ident.sock"
 	atf_check -s exit:0 -o match:'^[0-9]+ [0-9]+ 0$' "$(tool sockquery)" plain.sock
@@ -134,7 +144,7 @@ alert_command_loss_body()
 echo "\$# \$*" >> "$PWD/alerts.txt"
 EOS
 	chmod +x alert.sh
-	start_dp -r 0 -s 100 -l 300 -t 2s -A 200 -L 20 -H 1s -i GW -C "$PWD/alert.sh" -u "$PWD/s.sock" 10.0.0.2 ||
+	daemon_start -r 0 -s 100 -l 300 -t 2s -A 200 -L 20 -H 1s -i GW -C "$PWD/alert.sh" -u "$PWD/s.sock" 10.0.0.2 ||
 	    atf_fail "cannot start dpinger"
 	wait_for 10 status_lossless s.sock || atf_fail "never lossless"
 	[ ! -s alerts.txt ] || atf_fail "alert before any loss: $(cat alerts.txt)"
@@ -149,6 +159,7 @@ EOS
 	wait_for 20 file_has alerts.txt '^6 GW 10.0.0.2 0 ' || atf_fail "no clear: $(cat alerts.txt)"
 	atf_check -s exit:0 -o match:'GW 10.0.0.2: Clear latency' cat err
 	[ "$(grep -c ' 1 ' alerts.txt)" -eq 1 ] || atf_fail "more than one alarm: $(cat alerts.txt)"
+	head -n 1 alerts.txt | grep -q '^6 GW 10.0.0.2 1 ' || atf_fail "the first alert is not the loss alarm: $(oneline alerts.txt)"
 }
 alert_command_loss_cleanup()
 {
@@ -170,7 +181,7 @@ daemon_pidfile_body()
 	    -r 0 -s 100 -t 5s -p "$PWD/dp.pid" -u "$PWD/dp.sock" 10.0.0.2
 	# Read at once: 3.3 could leave it empty here
 	pid=$(cat dp.pid)
-	echo "$pid" >> created_pids.lst
+	pid_record "$pid"
 	atf_check -s exit:0 -o match:'^[0-9]+$' echo "$pid"
 	atf_check -s exit:0 kill -0 "$pid"
 	atf_check -s exit:0 -o inline:"dpinger\n" cat "/proc/$pid/comm"
@@ -193,8 +204,8 @@ pidfile_in_use_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -t 5s -p "$PWD/dp.pid" -u "$PWD/dp.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless dp.sock || atf_fail "the first instance does not answer"
+	daemon_start wait=dp.sock -r 0 -s 100 -t 5s -p "$PWD/dp.pid" -u "$PWD/dp.sock" 10.0.0.2 ||
+	    atf_fail "the first instance does not answer: $(oneline err)"
 	pid=$(cat dp.pid)
 	atf_check -s exit:1 -e match:"pid file .*dp.pid is in use by (process $pid|another process)" \
 	    ip netns exec "$NS_MON" "$(dpinger_bin)" -f -r 0 -p "$PWD/dp.pid" -u "$PWD/other.sock" 10.0.0.2
@@ -204,9 +215,8 @@ pidfile_in_use_body()
 
 	# A pid file locked by someone else
 	flock -x locked.pid sleep 30 &
-	echo $! >> created_pids.lst
-	wait_for 5 test -e locked.pid || atf_fail "flock did not create the file"
-	sleep 0.2
+	pid_record $!
+	wait_for 5 file_locked locked.pid || atf_fail "flock did not lock the file"
 	atf_check -s exit:1 -e match:"pid file .*locked.pid is in use by another process" \
 	    ip netns exec "$NS_MON" "$(dpinger_bin)" -f -r 0 -p "$PWD/locked.pid" -u "$PWD/other.sock" 10.0.0.2
 	[ ! -e other.sock ] || atf_fail "the refused instance left its socket"
@@ -231,13 +241,14 @@ pidfile_stale_reused_body()
 	dead=$!
 	wait $dead
 	echo "$dead" > dp.pid
-	start_dp -r 0 -s 100 -t 5s -p "$PWD/dp.pid" -u "$PWD/dp.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless dp.sock || atf_fail "does not answer"
+	daemon_start wait=dp.sock -r 0 -s 100 -t 5s -p "$PWD/dp.pid" -u "$PWD/dp.sock" 10.0.0.2 ||
+	    atf_fail "does not answer: $(oneline err)"
 	atf_check -s exit:0 -o inline:"$DP_PID\n" cat dp.pid
 	# An empty pid file (a crash while starting) is stale too
 	: > empty.pid
-	netns_bg "$NS_MON" out2 err2 "$(dpinger_bin)" -f -r 0 -s 100 -t 5s -p "$PWD/empty.pid" -u "$PWD/e.sock" 10.0.0.2 >/dev/null
-	wait_for 10 status_lossless e.sock || atf_fail "the empty pid file was not reused: $(cat err2)"
+	daemon_start log=empty -r 0 -s 100 -t 5s -p "$PWD/empty.pid" -u "$PWD/e.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
+	wait_for 10 status_lossless e.sock || atf_fail "the empty pid file was not reused: $(oneline empty.err)"
+	atf_check -s exit:0 -o inline:"$DP_PID\n" cat empty.pid
 }
 pidfile_stale_reused_cleanup()
 {
@@ -249,15 +260,10 @@ signal_exit()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	ip netns exec "$NS_MON" "$(dpinger_bin)" -f -r 0 -s 100 -t 5s -p "$PWD/dp.pid" -u "$PWD/dp.sock" 10.0.0.2 \
-	    >out 2>err &
-	pid=$!
-	echo "$pid" >> created_pids.lst
-	wait_for 10 status_lossless dp.sock || atf_fail "does not answer"
-	kill "-$1" "$pid"
-	wait "$pid"
-	rc=$?
-	[ "$rc" -eq 0 ] || atf_fail "exit status $rc after SIG$1"
+	daemon_start wait=dp.sock -r 0 -s 100 -t 5s -p "$PWD/dp.pid" -u "$PWD/dp.sock" 10.0.0.2 || atf_fail "does not answer"
+	kill "-$1" "$DP_PID"
+	daemon_exit_status 10 || atf_fail "still running 10s after SIG$1"
+	[ "$DP_RC" -eq 0 ] || atf_fail "exit status $DP_RC after SIG$1"
 	[ ! -e dp.sock ] || atf_fail "socket left behind"
 	[ ! -e dp.pid ] || atf_fail "pid file left behind"
 	atf_check -s exit:0 -o ignore grep -x "exiting on signal $2" err
@@ -390,10 +396,10 @@ address_families_body()
 	    "fe80::b%mon0" "-B fe80::a%mon0 fe80::b%mon0"; do
 		n=$((n + 1))
 		# shellcheck disable=SC2086
-		netns_bg "$NS_MON" "out$n" "err$n" "$(dpinger_bin)" -f -r 0 -s 100 -t 5s -u "$PWD/s$n.sock" $args >/dev/null
+		daemon_start log=$n -r 0 -s 100 -t 5s -u "$PWD/s$n.sock" $args || atf_fail "case $n: cannot start dpinger"
 	done
 	for i in 1 2 3 4 5 6; do
-		wait_for 15 status_lossless "s$i.sock" || atf_fail "case $i: no lossless status: $(status_query s$i.sock) $(cat err$i)"
+		wait_for 15 status_lossless "s$i.sock" || atf_fail "case $i: no lossless status: $(status_query s$i.sock) $(oneline $i.err)"
 	done
 }
 address_families_cleanup()
@@ -421,9 +427,9 @@ payload_length_body()
 	netns_pair || atf_fail "cannot build the test network"
 	ip netns exec "$NS_PEER" iptables -A INPUT -p icmp --icmp-type echo-request -m length --length 1028 -j ACCEPT ||
 	    atf_fail "iptables"
-	start_dp -r 0 -s 100 -t 5s -d 1000 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	netns_bg "$NS_MON" out2 err2 "$(dpinger_bin)" -f -r 0 -s 100 -t 5s -d 3k -u "$PWD/big.sock" 10.0.0.2 >/dev/null
-	netns_bg "$NS_MON" out3 err3 "$(dpinger_bin)" -f -r 0 -s 100 -t 5s -d 1 -u "$PWD/v6.sock" fd00::2 >/dev/null
+	daemon_start -r 0 -s 100 -t 5s -d 1000 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
+	daemon_start log=big -r 0 -s 100 -t 5s -d 3k -u "$PWD/big.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
+	daemon_start log=v6 -r 0 -s 100 -t 5s -d 1 -u "$PWD/v6.sock" fd00::2 || atf_fail "cannot start dpinger"
 	wait_for 10 status_lossless s.sock || atf_fail "-d 1000 not answered"
 	wait_for 10 status_lossless big.sock || atf_fail "-d 3k not answered"
 	wait_for 10 status_lossless v6.sock || atf_fail "-d 1 over IPv6 not answered"
@@ -446,8 +452,8 @@ hostile_close_without_reading_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -t 5s -i GW -p "$PWD/dp.pid" -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless s.sock || atf_fail "does not answer"
+	daemon_start wait=s.sock -r 0 -s 100 -t 5s -i GW -p "$PWD/dp.pid" -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "does not answer: $(oneline err)"
 	pid=$(cat dp.pid)
 	atf_check -s exit:0 -o inline:"connected 1000 failed 0\n" "$(tool sockquery)" -m close -n 1000 s.sock
 	atf_check -s exit:0 -o match:'^GW [0-9]+ [0-9]+ 0$' "$(tool sockquery)" s.sock
@@ -470,10 +476,10 @@ hostile_never_reading_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -t 5s -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless s.sock || atf_fail "does not answer"
+	daemon_start wait=s.sock -r 0 -s 100 -t 5s -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "does not answer: $(oneline err)"
 	"$(tool sockquery)" -m hold -n 50 -t 20000 s.sock > held 2>&1 &
-	echo $! >> created_pids.lst
+	pid_record $!
 	wait_for 10 file_has held 'held 50' || atf_fail "could not hold 50 clients: $(cat held)"
 	atf_check -s exit:0 -o match:'^[0-9]+ [0-9]+ 0$' -e match:'elapsed_ms [0-9]{1,3}$' \
 	    "$(tool sockquery)" -T -t 1000 s.sock
@@ -499,7 +505,7 @@ close_on_exec_body()
 ls -l /proc/\$\$/fd > "$PWD/fds.txt.tmp" && mv "$PWD/fds.txt.tmp" "$PWD/fds.txt"
 EOS
 	chmod +x fds.sh
-	start_dp -r 0 -s 100 -t 5s -A 200 -D 0 -C "$PWD/fds.sh" -p "$PWD/dp.pid" -u "$PWD/s.sock" -o "$PWD/rep" 10.0.0.2 ||
+	daemon_start -r 0 -s 100 -t 5s -A 200 -D 0 -C "$PWD/fds.sh" -p "$PWD/dp.pid" -u "$PWD/s.sock" -o "$PWD/rep" 10.0.0.2 ||
 	    atf_fail "cannot start dpinger"
 	wait_for 10 test -s fds.txt || atf_fail "the alert command did not run"
 	cat fds.txt
@@ -521,8 +527,8 @@ thread_names_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -s 100 -t 5s -L 50 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless s.sock || atf_fail "does not answer"
+	daemon_start wait=s.sock -s 100 -t 5s -L 50 -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "does not answer: $(oneline err)"
 	cat /proc/"$DP_PID"/task/*/comm | sort -u > names
 	atf_check -s exit:0 -o inline:"alert\ndpinger\nrecv\nreport\nsend\nstatus\n" cat names
 }

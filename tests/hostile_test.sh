@@ -14,51 +14,7 @@
 # hostile NAME: path of a helper built from tests/hostile/NAME.c
 hostile()
 {
-	echo "$(atf_get_srcdir)/hostile/$1"
-}
-
-# need_helpers NAME...: fail (not skip) when a helper is not built
-need_helpers()
-{
-	for _h in "$@"; do
-		[ -x "$(hostile "$_h")" ] || atf_fail "tests/hostile/$_h is not built (make tests)"
-	done
-}
-
-start_dp()
-{
-	DP_PID=$(netns_bg "$NS_MON" out err "$(dpinger_bin)" -f "$@") || return 1
-}
-
-# same_pid: the daemon is still the process we started
-same_pid()
-{
-	kill -0 "$DP_PID" 2>/dev/null || atf_fail "dpinger (pid $DP_PID) is gone: $(oneline err)"
-}
-
-# cpu_ticks PID: user + system time of a process, in clock ticks
-cpu_ticks()
-{
-	awk '{ print $14 + $15 }' "/proc/$1/stat"
-}
-
-# fd_is PID N: the process has exactly N descriptors
-fd_is()
-{
-	[ "$(fd_count "$1")" -eq "$2" ]
-}
-
-# holds SECONDS CMD...: CMD succeeds at once and then every 0.2s until
-# SECONDS (at least SECONDS - 1) have passed; 1 at the first failure
-holds()
-{
-	_end=$(($(date +%s) + $1))
-	shift
-	while :; do
-		"$@" || return 1
-		[ "$(date +%s)" -lt "$_end" ] || return 0
-		sleep 0.2
-	done
+	echo "$(tests_dir)/hostile/$1"
 }
 
 # status_sane SOCK: loss 0 and a latency that is neither 0 nor above 500ms
@@ -66,30 +22,6 @@ status_sane()
 {
 	_line=$(status_query "$1") || return 1
 	echo "$_line" | awk '{ exit !($NF == 0 && $(NF-2) > 0 && $(NF-2) < 500000) }'
-}
-
-# quick_answer SOCK: a full status line within one second
-quick_answer()
-{
-	"$(tool sockquery)" -t 1000 "$1" >/dev/null 2>&1
-}
-
-# count_of FILE PATTERN: lines matching an extended regexp (0 when none)
-count_of()
-{
-	grep -Ec -- "$2" "$1" 2>/dev/null || true
-}
-
-# oneline FILE...: the files' lines joined with " | " (atf_fail takes one line)
-oneline()
-{
-	cat "$@" 2>/dev/null | tr '\n' '|' | sed 's/|/ | /g'
-}
-
-# count_above FILE PATTERN N: more than N lines match
-count_above()
-{
-	[ "$(count_of "$1" "$2")" -gt "$3" ]
 }
 
 # own_fd_limit PID: the smallest descriptor limit that holds every
@@ -109,28 +41,6 @@ own_fd_limit()
 	echo "$_need"
 }
 
-# nl_field PID N: field N of the daemon's routing socket in its namespace's
-# /proc/net/netlink (5: bytes queued, 9: drops)
-nl_field()
-{
-	_inodes=" $(ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ') "
-	awk -v f="$2" -v list="$_inodes" \
-	    'NR > 1 && $4 != "00000000" && index(list, " " $10 " ") { print $f; exit }' "/proc/$1/net/netlink"
-}
-
-# nl_drained PID: nothing queued on the daemon's routing socket
-nl_drained()
-{
-	[ "$(nl_field "$1" 5)" = 0 ]
-}
-
-# nl_dropped PID: the kernel dropped events for the routing socket
-nl_dropped()
-{
-	[ "$(nl_field "$1" 9)" -gt 0 ] 2>/dev/null
-}
-
-
 atf_test_case status_client_storm cleanup
 status_client_storm_head()
 {
@@ -140,18 +50,18 @@ status_client_storm_head()
 }
 status_client_storm_body()
 {
-	need_helpers clients
+	check_built "$(hostile clients)"
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -l 300 -t 3s -i GW -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless s.sock || atf_fail "never healthy"
+	daemon_start wait=s.sock -r 0 -s 100 -l 300 -t 3s -i GW -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "never healthy: $(oneline err)"
 	fds0=$(fd_count "$DP_PID")
 	cpu0=$(cpu_ticks "$DP_PID")
 	atf_check -s exit:0 -o save:storm "$(hostile clients)" -n 10000 -P 8 -t 5000 s.sock
 	cpu1=$(cpu_ticks "$DP_PID")
 	cat storm
 	grep -Eq '^clients 10000 queries [0-9]{3,} ok [0-9]+ bad 0$' storm || atf_fail "bad storm result: $(oneline storm)"
-	same_pid
+	check_daemon
 	wait_for 5 fd_is "$DP_PID" "$fds0" || atf_fail "descriptors $fds0 -> $(fd_count "$DP_PID") after the storm"
 	echo "descriptors $fds0 before and after; $((cpu1 - cpu0)) CPU ticks for 10,000 clients"
 	atf_check -s exit:0 -o match:'^GW [0-9]+ [0-9]+ 0$' "$(tool sockquery)" -t 2000 s.sock
@@ -173,15 +83,15 @@ never_reading_clients_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -l 300 -t 3s -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless s.sock || atf_fail "never healthy"
+	daemon_start wait=s.sock -r 0 -s 100 -l 300 -t 3s -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "never healthy: $(oneline err)"
 	fds0=$(fd_count "$DP_PID")
 	"$(tool sockquery)" -m hold -n 250 -t 60000 s.sock > held1 2>&1 &
 	h1=$!
-	echo "$h1" >> created_pids.lst
+	pid_record "$h1"
 	"$(tool sockquery)" -m hold -n 250 -t 60000 s.sock > held2 2>&1 &
 	h2=$!
-	echo "$h2" >> created_pids.lst
+	pid_record "$h2"
 	wait_for 10 file_has held1 'held 250' || atf_fail "could not hold 250 clients: $(oneline held1)"
 	wait_for 10 file_has held2 'held 250' || atf_fail "could not hold 250 more: $(oneline held2)"
 	for i in 1 2 3 4 5; do
@@ -192,7 +102,7 @@ never_reading_clients_body()
 	kill "$h1" "$h2"
 	wait "$h1" "$h2" 2>/dev/null
 	wait_for 5 fd_is "$DP_PID" "$fds0" || atf_fail "descriptors $fds0 -> $(fd_count "$DP_PID") after the holders left"
-	same_pid
+	check_daemon
 	atf_check -s exit:0 -o match:'^[0-9]+ [0-9]+ 0$' "$(tool sockquery)" -t 1000 s.sock
 }
 never_reading_clients_cleanup()
@@ -209,28 +119,29 @@ descriptor_limit_head()
 }
 descriptor_limit_body()
 {
-	need_helpers clients
+	check_built "$(hostile clients)"
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
 	args="-r 0 -s 100 -l 300 -t 3s -i GW -B 10.0.0.1"
 	# What it needs: every descriptor of an unlimited instance
 	# shellcheck disable=SC2086
-	probe=$(netns_bg "$NS_MON" out0 err0 "$(dpinger_bin)" -f $args -p "$PWD/probe.pid" -u "$PWD/probe.sock" 10.0.0.2)
-	wait_for 10 status_lossless probe.sock || atf_fail "the unlimited instance never got healthy"
+	daemon_start log=probe wait=probe.sock $args -p "$PWD/probe.pid" -u "$PWD/probe.sock" 10.0.0.2 ||
+	    atf_fail "the unlimited instance never got healthy"
+	probe=$DP_PID
 	limit=$(own_fd_limit "$probe") || atf_fail "cannot measure the descriptors"
 	nfd=$(fd_count "$probe")
 	echo "start-up needs: descriptors 0..$((limit - 1)) ($nfd open); soft limit set to $limit"
 	kill "$probe"
 
-	DP_PID=$(netns_bg "$NS_MON" out err sh -c "ulimit -Sn $limit && exec \"$(dpinger_bin)\" -f $args -p \"$PWD/dp.pid\" -u \"$PWD/s.sock\" 10.0.0.2") ||
-	    atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless s.sock || atf_fail "never healthy at the limit: $(oneline err)"
+	# shellcheck disable=SC2086
+	daemon_start wait=s.sock nofile="$limit" $args -p "$PWD/dp.pid" -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "never healthy at the limit: $(oneline err)"
 	atf_check -s exit:0 -o match:"NOFILE .* $limit " prlimit --pid "$DP_PID" --nofile
 
 	# Clients beyond the limit: all answered, one at a time on the spare
 	"$(tool sockquery)" -m hold -n 300 -t 60000 s.sock > held 2>&1 &
 	holder=$!
-	echo "$holder" >> created_pids.lst
+	pid_record "$holder"
 	wait_for 10 file_has held 'held 300' || atf_fail "could not hold 300 clients: $(oneline held)"
 	atf_check -s exit:0 -o inline:"connected 2000 failed 0\n" "$(tool sockquery)" -m close -n 2000 s.sock
 	atf_check -s exit:0 -o match:'^clients 2000 queries [0-9]+ ok [0-9]+ bad 0$' "$(hostile clients)" -n 2000 -P 4 s.sock
@@ -243,7 +154,7 @@ descriptor_limit_body()
 
 	# No busy loop at the limit, with the clients held
 	cpu0=$(cpu_ticks "$DP_PID")
-	holds 4 quick_answer s.sock || atf_fail "a query at the limit went unanswered"
+	holds 4 status_within 1000 s.sock || atf_fail "a query at the limit went unanswered"
 	cpu1=$(cpu_ticks "$DP_PID")
 	echo "CPU at the limit: $((cpu1 - cpu0)) ticks in about 3s"
 	[ $((cpu1 - cpu0)) -le 30 ] || atf_fail "$((cpu1 - cpu0)) CPU ticks in 3s at the descriptor limit"
@@ -254,12 +165,12 @@ descriptor_limit_body()
 	    atf_fail "no rebuild failure logged: $(oneline err)"
 	atf_check -s exit:1 -o empty grep 'rebuilt ICMP sockets' err
 	cpu0=$(cpu_ticks "$DP_PID")
-	holds 3 quick_answer s.sock || atf_fail "a query went unanswered while rebuilds fail"
+	holds 3 status_within 1000 s.sock || atf_fail "a query went unanswered while rebuilds fail"
 	cpu1=$(cpu_ticks "$DP_PID")
 	echo "CPU while rebuilds are retried at the limit: $((cpu1 - cpu0)) ticks in about 2s"
 	[ $((cpu1 - cpu0)) -le 30 ] || atf_fail "$((cpu1 - cpu0)) CPU ticks in 2s of rebuild retries"
-	[ "$(count_of err 'rebuild failed')" -eq 1 ] || atf_fail "the failure was logged more than once: $(oneline err)"
-	same_pid
+	[ "$(log_count err 'rebuild failed')" -eq 1 ] || atf_fail "the failure was logged more than once: $(oneline err)"
+	check_daemon
 
 	# The holders leave and the limit is raised: the pending rebuild succeeds
 	kill "$holder"
@@ -268,7 +179,7 @@ descriptor_limit_body()
 	atf_check -s exit:0 prlimit --pid "$DP_PID" --nofile=$((limit + 16)):
 	wait_for 5 file_has err 'rebuilt ICMP sockets (SIGHUP), generation 1,' || atf_fail "no rebuild after the limit was raised: $(oneline err)"
 	wait_for 10 status_lossless s.sock || atf_fail "not healthy after the rebuild"
-	same_pid
+	check_daemon
 	atf_check -s exit:1 -o empty grep -E 'watchdog|exiting' err
 }
 descriptor_limit_cleanup()
@@ -291,13 +202,13 @@ forged_replies_head()
 }
 forged_replies_body()
 {
-	need_helpers forge
+	check_built "$(hostile forge)"
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -l 300 -t 3s -i V4 -u "$PWD/v4.sock" 10.0.0.2 || atf_fail "cannot start the IPv4 monitor"
-	DP6=$(netns_bg "$NS_MON" out6 err6 "$(dpinger_bin)" -f -r 0 -s 100 -l 300 -t 3s -i V6 -B fd00::1 -u "$PWD/v6.sock" fd00::2) ||
-	    atf_fail "cannot start the IPv6 monitor"
-	wait_for 10 status_lossless v4.sock || atf_fail "IPv4 never healthy"
+	daemon_start log=v6 -r 0 -s 100 -l 300 -t 3s -i V6 -B fd00::1 -u "$PWD/v6.sock" fd00::2 || atf_fail "cannot start the IPv6 monitor"
+	DP6=$DP_PID
+	daemon_start wait=v4.sock -r 0 -s 100 -l 300 -t 3s -i V4 -u "$PWD/v4.sock" 10.0.0.2 ||
+	    atf_fail "IPv4 never healthy: $(oneline err)"
 	wait_for 10 status_lossless v6.sock || atf_fail "IPv6 never healthy"
 
 	# 1. The peer answers; every request also draws three duplicates and
@@ -307,13 +218,13 @@ forged_replies_body()
 	wait_for 10 lines_at_least forge1 40 || atf_fail "the forger answers nothing: $(oneline forge1.err)"
 	holds 4 both status_sane || atf_fail "status not sane under forgeries: $(status_query v4.sock) / $(status_query v6.sock)"
 	kill "$forger"
-	v4req=$(count_of forge1 '^v4 ')
-	v6req=$(count_of forge1 '^v6 ')
+	v4req=$(log_count forge1 '^v4 ')
+	v6req=$(log_count forge1 '^v6 ')
 	echo "phase 1: forged replies to $v4req IPv4 and $v6req IPv6 requests; $(status_query v4.sock) / $(status_query v6.sock)"
 	[ "$v4req" -ge 20 ] || atf_fail "too few IPv4 requests forged: $(tail -n 3 forge1 | tr "\n" " ")"
 	[ "$v6req" -ge 20 ] || atf_fail "too few IPv6 requests forged: $(tail -n 3 forge1 | tr "\n" " ")"
 	atf_check -s exit:0 -o inline:"1\n" grep -c 'V4 10.0.0.2: duplicate echo reply (sequence [0-9]*), 1 since the last such line' err
-	atf_check -s exit:0 -o inline:"1\n" grep -c 'V6 fd00::2: duplicate echo reply (sequence [0-9]*), 1 since the last such line' err6
+	atf_check -s exit:0 -o inline:"1\n" grep -c 'V6 fd00::2: duplicate echo reply (sequence [0-9]*), 1 since the last such line' v6.err
 
 	# 2. The peer is silent; forgeries with the right identifier from a
 	# wrong source, a wrong identifier, future sequences, truncated and
@@ -336,9 +247,9 @@ forged_replies_body()
 	wait_for 10 status_healthy v6.sock || atf_fail "correct forged replies do not reach the IPv6 monitor"
 	kill "$forger"
 
-	same_pid
-	kill -0 "$DP6" || atf_fail "the IPv6 monitor is gone: $(oneline err6)"
-	atf_check -s exit:1 -o empty grep -E 'watchdog|exiting' err err6
+	check_daemon
+	daemon_alive "$DP6" || atf_fail "the IPv6 monitor is gone: $(oneline v6.err)"
+	atf_check -s exit:1 -o empty grep -E 'watchdog|exiting' err v6.err
 }
 forged_replies_cleanup()
 {
@@ -359,8 +270,8 @@ route_flood_body()
 	NS_X=$(netns_mk x) || atf_fail "cannot make the third namespace"
 	netns_veth "$NS_MON" other0 "$NS_X" x0 || atf_fail "cannot make the second veth"
 	# -W 10s: the main thread is frozen for 5s below
-	start_dp -W 10s -r 0 -s 100 -l 300 -t 3s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless s.sock || atf_fail "never healthy"
+	daemon_start wait=s.sock -W 10s -r 0 -s 100 -l 300 -t 3s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "never healthy: $(oneline err)"
 	[ -n "$(nl_field "$DP_PID" 9)" ] || atf_fail "cannot find the routing socket in /proc/net/netlink"
 
 	# 12,400 changes: IPv4 and IPv6 addresses added and removed, link flaps
@@ -396,7 +307,12 @@ route_flood_body()
 	[ "$(nl_field "$DP_PID" 9)" -eq 0 ] || atf_fail "the paced flood overflowed the routing socket"
 	[ $((daemon_ms * 10)) -le "$events" ] || atf_fail "daemon CPU ${daemon_ms}ms for $events changes (over 100us each)"
 	wait_for 5 status_lossless s.sock || atf_fail "not lossless after the flood"
-	atf_check -s exit:1 -o empty grep -E 'rebuil|route:|healed|watchdog' err
+	# The last events are debounced (100ms): a second later, the SIGHUP
+	# rebuild must be the first and only line
+	sleep 1
+	daemon_sighup || atf_fail "no answer to SIGHUP after the flood: $(oneline err)"
+	atf_check -s exit:0 -o match:'rebuilt ICMP sockets \(SIGHUP\), generation 1,' grep -E 'rebuil|route:|healed|watchdog' err
+	atf_check -s exit:0 -o inline:"1\n" grep -Ec 'rebuil|route:|healed|watchdog' err
 
 	# Overflow: the main thread is frozen while 8,000 IPv4 address changes
 	# (about 4MB of messages, twice the largest buffer it asks for) go in
@@ -406,35 +322,34 @@ route_flood_body()
 		for (i = 0; i < 4000; i++)
 			printf "address del 10.78.%d.%d/32 dev other0\n", i / 250, i % 250 + 1
 	}' > burst
-	"$(tool freezer)" -p "$DP_PID" -t main -s 5 > freezer.out 2>&1 &
-	fz=$!
-	echo "$fz" >> created_pids.lst
-	wait_for 5 file_has freezer.out '^frozen' || atf_fail "cannot freeze the main thread: $(oneline freezer.out)"
+	freeze "$DP_PID" main 5 freezer.out || atf_fail "cannot freeze the main thread: $(oneline freezer.out)"
 	ip -n "$NS_MON" -batch burst || atf_fail "ip -batch failed"
 	nl_dropped "$DP_PID" || atf_fail "no overflow: the flood fitted in the socket buffer"
 	file_has freezer.out '^released' && atf_fail "the flood outlasted the freeze"
-	wait "$fz"
+	wait "$FREEZER"
 	atf_check -s exit:0 -o match:'^released' cat freezer.out
 	wait_for 5 nl_drained "$DP_PID" || atf_fail "the daemon does not drain its routing socket"
-	# The resync (debounced, at most one a second) has had its chance
+	# The resync (debounced, at most one a second) has had its chance once
+	# a SIGHUP 1.5s later is answered
 	sleep 1.5
-	rebuilds=$(count_of err 'rebuilt ICMP sockets')
-	echo "overflow: $(nl_field "$DP_PID" 9) events dropped; $rebuilds rebuild(s): $(grep rebuil err)"
+	daemon_sighup || atf_fail "no answer to SIGHUP after the overflow: $(oneline err)"
+	rebuilds=$(($(log_count err 'rebuilt ICMP sockets') - $(log_count err 'rebuilt ICMP sockets \(SIGHUP\)')))
+	echo "overflow: $(nl_field "$DP_PID" 9) events dropped; $rebuilds rebuild(s) besides the SIGHUPs: $(grep rebuil err)"
 	[ "$rebuilds" -le 1 ] || atf_fail "$rebuilds rebuilds for one overflow: $(oneline err)"
 	atf_check -s exit:1 -o empty grep -E 'rebuild failed|watchdog' err
 	wait_for 10 status_lossless s.sock || atf_fail "not lossless after the overflow"
-	same_pid
+	check_daemon
 
 	# The watch still works: the bound address removed and restored
 	ip -n "$NS_MON" addr del 10.0.0.1/24 dev mon0
 	wait_for 10 file_has err 'route: mon0 is down or lacks the bind address' || atf_fail "the removal went unseen: $(oneline err)"
 	back='rebuilt ICMP sockets \((route: address added on mon0|sendto: )'
-	r0=$(count_of err "$back")
+	r0=$(log_count err "$back")
 	ip -n "$NS_MON" addr add 10.0.0.1/24 dev mon0
-	wait_for 10 count_above err "$back" "$r0" ||
+	wait_for 10 log_count_above err "$back" "$r0" ||
 	    atf_fail "no rebuild once the address came back: $(oneline err)"
 	wait_for 10 status_healthy s.sock || atf_fail "not healthy after the address came back"
-	same_pid
+	check_daemon
 }
 route_flood_cleanup()
 {
@@ -478,7 +393,7 @@ syslog_unavailable_head()
 }
 syslog_unavailable_body()
 {
-	need_helpers clients
+	check_built "$(hostile clients)"
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
 	privdev_script
@@ -504,7 +419,7 @@ syslog_unavailable_body()
 	atf_check -s exit:0 -o empty -e empty ip netns exec "$NS_MON" unshare -m sh "$PWD/privdev.sh" \
 	    "'$clients' -b /dev/log" "$(dpinger_bin)" -S -r 0 -s 100 -l 300 -t 3s -p "$PWD/bg.pid" -u "$PWD/bg.sock" 10.0.0.2
 	pid=$(cat bg.pid)
-	echo "$pid" >> created_pids.lst
+	pid_record "$pid"
 	wait_for 10 status_lossless bg.sock || atf_fail "the daemon never got healthy"
 	atf_check -s exit:0 kill -0 "$pid"
 }
@@ -533,35 +448,36 @@ EOS
 	chmod +x hang.sh
 	alarm_args="-r 0 -s 100 -l 300 -t 3s -A 200 -L 20 -H 1s -W 2s"
 	# shellcheck disable=SC2086
-	start_dp $alarm_args -i MISS -C /nonexistent/cmd -u "$PWD/miss.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	# shellcheck disable=SC2086
-	hang=$(netns_bg "$NS_MON" out2 err2 "$(dpinger_bin)" -f $alarm_args -i HANG -C "$PWD/hang.sh" -u "$PWD/hang.sock" 10.0.0.2) ||
+	daemon_start log=hang $alarm_args -i HANG -C "$PWD/hang.sh" -u "$PWD/hang.sock" 10.0.0.2 ||
 	    atf_fail "cannot start the second dpinger"
-	wait_for 10 status_lossless miss.sock || atf_fail "never healthy"
+	hang=$DP_PID
+	# shellcheck disable=SC2086
+	daemon_start wait=miss.sock $alarm_args -i MISS -C /nonexistent/cmd -u "$PWD/miss.sock" 10.0.0.2 ||
+	    atf_fail "never healthy: $(oneline err)"
 	wait_for 10 status_lossless hang.sock || atf_fail "never healthy (hanging command)"
 
 	ip netns exec "$NS_PEER" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 || atf_fail "cannot silence the peer"
 	wait_for 10 file_has err 'MISS 10.0.0.2: Alarm latency' || atf_fail "no alarm logged: $(oneline err)"
-	wait_for 10 file_has err2 'HANG 10.0.0.2: Alarm latency' || atf_fail "no alarm logged: $(oneline err2)"
+	wait_for 10 file_has hang.err 'HANG 10.0.0.2: Alarm latency' || atf_fail "no alarm logged: $(oneline hang.err)"
 	wait_for 5 file_has err 'nonexistent/cmd.*not found' || atf_fail "the missing command was not reported: $(oneline err)"
 	wait_for 5 test -s hang.started || atf_fail "the hanging command did not start"
 	child=$(awk '{ print $1; exit }' hang.started)
 	atf_check -s exit:0 -o match:'^[0-9]+ HANG 10.0.0.2 1 [0-9]+ [0-9]+ [0-9]+$' cat hang.started
 
 	# Several stall limits with the alert thread stuck in the command
-	holds 6 quick_answer hang.sock || atf_fail "a query went unanswered while the alert command hangs"
-	holds 1 quick_answer miss.sock || atf_fail "a query went unanswered after the missing command"
+	holds 6 status_within 1000 hang.sock || atf_fail "a query went unanswered while the alert command hangs"
+	holds 1 status_within 1000 miss.sock || atf_fail "a query went unanswered after the missing command"
 	atf_check -s exit:0 kill -0 "$child"
-	atf_check -s exit:0 kill -0 "$hang"
-	same_pid
+	daemon_alive "$hang" || atf_fail "the monitor with the hanging command is gone: $(oneline hang.err)"
+	check_daemon
 	atf_check -s exit:0 -o match:'100$' "$(tool sockquery)" -t 1000 hang.sock
 
 	ip netns exec "$NS_PEER" sysctl -qw net.ipv4.icmp_echo_ignore_all=0
 	wait_for 15 file_has err 'MISS 10.0.0.2: Clear latency' || atf_fail "no clear logged: $(oneline err)"
 	wait_for 10 status_healthy hang.sock || atf_fail "the monitor with the hanging command does not recover"
-	atf_check -s exit:1 -o empty grep -E 'watchdog|exiting' err err2
-	atf_check -s exit:0 -o inline:"1\n" grep -c 'HANG 10.0.0.2: Alarm' err2
-	atf_check -s exit:0 kill -0 "$hang"
+	atf_check -s exit:1 -o empty grep -E 'watchdog|exiting' err hang.err
+	atf_check -s exit:0 -o inline:"1\n" grep -c 'HANG 10.0.0.2: Alarm' hang.err
+	daemon_alive "$hang" || atf_fail "the monitor with the hanging command is gone: $(oneline hang.err)"
 }
 alert_command_missing_or_hanging_cleanup()
 {
@@ -598,16 +514,10 @@ pidfile_read_only_cleanup()
 # Known defects, kept as expected failures so they stay reproducible; each
 # turns into a plain failure ("expected failure but passed") once fixed.
 
-# alive PID: the process exists and is not a zombie
-alive()
-{
-	[ -r "/proc/$1/stat" ] && awk '{ exit $3 == "Z" }' "/proc/$1/stat" 2>/dev/null
-}
-
 # started_or_gone PID SOCK: the status socket is there, or the process is gone
 started_or_gone()
 {
-	[ -S "$2" ] || ! alive "$1"
+	[ -S "$2" ] || proc_gone "$1"
 }
 
 # limit_probe ARGS...: LIMIT, the descriptor limit that an unlimited
@@ -615,11 +525,11 @@ started_or_gone()
 # NFD, the descriptors it then has open
 limit_probe()
 {
-	_probe=$(netns_bg "$NS_MON" out0 err0 "$(dpinger_bin)" -f -r 0 -s 100 -t 3s "$@" -u "$PWD/probe.sock" 10.0.0.2)
-	wait_for 10 status_lossless probe.sock || atf_fail "the unlimited instance never got healthy"
-	LIMIT=$(own_fd_limit "$_probe") || atf_fail "cannot measure the descriptors"
-	NFD=$(fd_count "$_probe")
-	kill "$_probe"
+	daemon_start log=probe wait=probe.sock -r 0 -s 100 -t 3s "$@" -u "$PWD/probe.sock" 10.0.0.2 ||
+	    atf_fail "the unlimited instance never got healthy"
+	LIMIT=$(own_fd_limit "$DP_PID") || atf_fail "cannot measure the descriptors"
+	NFD=$(fd_count "$DP_PID")
+	kill "$DP_PID"
 }
 
 atf_test_case limit_without_room_for_spare cleanup
@@ -634,10 +544,10 @@ limit_without_room_for_spare_body()
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
 	limit_probe -N
-	DP_PID=$(netns_bg "$NS_MON" out err sh -c "ulimit -Sn $((LIMIT - 1)) && exec \"$(dpinger_bin)\" -f -N -r 0 -s 100 -t 3s -u \"$PWD/s.sock\" 10.0.0.2")
+	daemon_start nofile=$((LIMIT - 1)) -N -r 0 -s 100 -t 3s -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
 	wait_for 10 started_or_gone "$DP_PID" s.sock || atf_fail "neither started nor gone: $(oneline err)"
 	# Refusing to start beats running deaf
-	! alive "$DP_PID" || atf_fail "started without a spare descriptor"
+	proc_gone "$DP_PID" || atf_fail "started without a spare descriptor"
 	atf_check -s exit:0 -o match:'^dpinger: status socket .*s.sock: spare descriptor: Too many open files$' cat err
 	[ ! -e s.sock ] || atf_fail "socket left behind"
 }
@@ -658,12 +568,15 @@ interface_state_at_limit_body()
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
 	limit_probe -B 10.0.0.1
-	DP_PID=$(netns_bg "$NS_MON" out err sh -c "ulimit -Sn $LIMIT && exec \"$(dpinger_bin)\" -f -r 0 -s 100 -t 3s -B 10.0.0.1 -u \"$PWD/s.sock\" 10.0.0.2")
-	wait_for 10 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
+	daemon_start wait=s.sock nofile="$LIMIT" -r 0 -s 100 -t 3s -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "never healthy: $(oneline err)"
 	wait_for 5 fd_is "$DP_PID" "$NFD" || atf_fail "not at its limit: $(fd_count "$DP_PID") descriptors, not $NFD"
 	ip -n "$NS_MON" addr add 10.0.0.9/24 dev mon0 || atf_fail "cannot add the address"
-	# The routing event is debounced for 100ms; give it a second
+	wait_for 5 nl_drained "$DP_PID" || atf_fail "the daemon does not read its routing socket"
+	# The routing event is debounced for 100ms: a second later, a SIGHUP
+	# answered proves the main loop went on past it
 	sleep 1
+	daemon_sighup || atf_fail "no answer to SIGHUP at the limit: $(oneline err)"
 	atf_check -s exit:1 -o empty grep 'route: mon0 is gone' err
 }
 interface_state_at_limit_cleanup()
@@ -682,16 +595,20 @@ unrelated_address_removed_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -l 300 -t 3s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start dpinger"
-	wait_for 10 status_lossless s.sock || atf_fail "never healthy"
+	daemon_start wait=s.sock -r 0 -s 100 -l 300 -t 3s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 ||
+	    atf_fail "never healthy: $(oneline err)"
 	ip -n "$NS_MON" addr add 10.0.0.9/24 dev mon0 || atf_fail "cannot add the address"
 	ip -n "$NS_MON" addr add fd00::99/64 dev mon0 nodad || atf_fail "cannot add the address"
 	ip -n "$NS_MON" addr del 10.0.0.9/24 dev mon0
 	ip -n "$NS_MON" addr del fd00::99/64 dev mon0
-	# The routing events are debounced for 100ms; give them a second
+	wait_for 5 nl_drained "$DP_PID" || atf_fail "the daemon does not read its routing socket"
+	# The routing events are debounced for 100ms: a second later, the
+	# SIGHUP rebuild must be the first one
 	sleep 1
 	wait_for 5 status_lossless s.sock || atf_fail "not lossless"
-	atf_check -s exit:1 -o empty grep -E 'rebuilt|healed' err
+	daemon_sighup || atf_fail "no answer to SIGHUP: $(oneline err)"
+	atf_check -s exit:0 -o match:'^GW 10.0.0.2: rebuilt ICMP sockets \(SIGHUP\), generation 1,' grep -E 'rebuilt|healed' err
+	atf_check -s exit:0 -o inline:"1\n" grep -Ec 'rebuilt|healed' err
 }
 unrelated_address_removed_cleanup()
 {
@@ -707,7 +624,7 @@ syslog_stalled_head()
 }
 syslog_stalled_body()
 {
-	need_helpers clients
+	check_built "$(hostile clients)"
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
 	privdev_script
@@ -720,11 +637,12 @@ syslog_stalled_body()
 	# More log lines than the socket queue holds (net.unix.max_dgram_qlen)
 	i=0
 	while [ $i -lt 40 ]; do
+		before=$(sockets_of "$DP_PID")
 		kill -HUP "$DP_PID"
-		sleep 0.05
+		wait_for 5 sockets_changed "$DP_PID" "$before" || atf_fail "SIGHUP $((i + 1)) did not rebuild"
 		i=$((i + 1))
 	done
-	holds 6 quick_answer s.sock || atf_fail "status queries unanswered once syslog stalled"
+	holds 6 status_within 1000 s.sock || atf_fail "status queries unanswered once syslog stalled"
 }
 syslog_stalled_cleanup()
 {

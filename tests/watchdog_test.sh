@@ -8,40 +8,18 @@
 
 . "$(atf_get_srcdir)/lib/netns.subr"
 
-# start_dp ARGS...: dpinger in its own namespace against 127.0.0.1, with a
-# pid file and a status socket; sets DP_PID
-start_dp()
+# start_on_loopback ARGS...: $NS_MON alone and dpinger -f ARGS against
+# 127.0.0.1 in it, with a pid file and a status socket; 1 unless lossless
+start_on_loopback()
 {
-	NS_MON=$(netns_mk mon) || return 1
-	DP_PID=$(netns_bg "$NS_MON" out err "$(dpinger_bin)" -f -r 0 -s 100 -l 300 -t 3s \
-	    -p "$PWD/dp.pid" -u "$PWD/s.sock" "$@" 127.0.0.1) || return 1
-	wait_for 10 status_lossless s.sock
+	netns_mon || return 1
+	daemon_start wait=s.sock -r 0 -s 100 -l 300 -t 3s -p "$PWD/dp.pid" -u "$PWD/s.sock" "$@" 127.0.0.1
 }
 
-# freeze THREAD SECONDS [TAG]: stop a thread of the daemon; waits until it is stopped
-freeze()
+# freeze_thread THREAD SECONDS [TAG]: stop a thread of the daemon, its freezer's lines in frz.TAG; fails the test unless stopped
+freeze_thread()
 {
-	_tag=${3:-$1}
-	"$(tool freezer)" -p "$DP_PID" -t "$1" -s "$2" > "frz.$_tag" 2>&1 &
-	echo $! >> created_pids.lst
-	FREEZER=$!
-	wait_for 10 file_has "frz.$_tag" '^frozen' || atf_fail "could not freeze $1: $(cat "frz.$_tag")"
-}
-
-# same_daemon: the same pid runs, and the pid file still names it
-same_daemon()
-{
-	kill -0 "$DP_PID" 2>/dev/null || atf_fail "dpinger is gone: $(cat err)"
-	[ "$(cat dp.pid)" = "$DP_PID" ] || atf_fail "the pid file names $(cat dp.pid), not $DP_PID"
-	[ "$(cat "/proc/$DP_PID/comm")" = dpinger ] || atf_fail "the process is now called $(cat "/proc/$DP_PID/comm")"
-}
-
-# answers_within MS: one status query answered in under MS milliseconds
-answers_within()
-{
-	"$(tool sockquery)" -T -t "$1" s.sock > q.out 2> q.err || return 1
-	_ms=$(awk '/^elapsed_ms/ { print $2 }' q.err)
-	[ "${_ms:-99999}" -lt "$1" ]
+	freeze "$DP_PID" "$1" "$2" "frz.${3:-$1}" || atf_fail "could not freeze $1: $(oneline "frz.${3:-$1}")"
 }
 
 atf_test_case status_frozen cleanup
@@ -54,14 +32,14 @@ status_frozen_head()
 status_frozen_body()
 {
 	netns_init
-	start_dp -W 2s || atf_fail "cannot start dpinger"
-	# Some loss in the window first: a second of refused sends
+	start_on_loopback -W 2s || atf_fail "cannot start dpinger"
+	# Some loss in the window first: refused sends until a quarter is lost
 	ip netns exec "$NS_MON" iptables -A OUTPUT -p icmp --icmp-type echo-request -j DROP
-	sleep 1
+	wait_for 10 status_lossy s.sock 25 || atf_fail "no loss with the requests dropped"
 	ip netns exec "$NS_MON" iptables -F OUTPUT
 	wait_for 10 status_healthy s.sock || atf_fail "not answering again"
 	fds0=$(fd_count "$DP_PID")
-	freeze status 60
+	freeze_thread status 60
 	t0=$(date +%s)
 	# A client queued while the thread is frozen gets its line from the new
 	# image: the listening socket survives the restart
@@ -69,14 +47,14 @@ status_frozen_body()
 	queued=$!
 	atf_check -s exit:0 -o save:first "$(tool sockquery)" -m healthy -t 10000 s.sock
 	[ $(($(date +%s) - t0)) -le 6 ] || atf_fail "took more than the stall limit plus a few seconds"
-	same_daemon
+	check_daemon dp.pid
 	atf_check -s exit:0 -o match:'127.0.0.1: watchdog: status stalled for [0-9]+s, restarting in place' cat err
 	wait_for 5 file_has frz.status '^gone' || atf_fail "the frozen thread is still there"
-	[ "$(grep -c '^send_interval' err)" -eq 2 ] || atf_fail "not exactly one restart: $(cat err)"
-	wait "$queued" || atf_fail "the queued client got no line: $(cat queued.err)"
+	[ "$(grep -c '^send_interval' err)" -eq 2 ] || atf_fail "not exactly one restart: $(oneline err)"
+	wait "$queued" || atf_fail "the queued client got no line: $(oneline queued.err)"
 	atf_check -s exit:0 -o match:'^[0-9]+ [0-9]+ [0-9]+$' cat queued.out
 	# The statistics window survived the restart: the loss is still there
-	awk '{ exit !($5 > 0 && $3 > 0) }' first || atf_fail "window reset by the restart: $(cat first)"
+	awk '{ exit !($5 > 0 && $3 > 0) }' first || atf_fail "window reset by the restart: $(oneline first)"
 	[ "$(fd_count "$DP_PID")" -eq "$fds0" ] || atf_fail "descriptors $fds0 -> $(fd_count "$DP_PID")"
 }
 status_frozen_cleanup()
@@ -94,16 +72,16 @@ send_and_recv_frozen_head()
 send_and_recv_frozen_body()
 {
 	netns_init
-	start_dp -W 2s || atf_fail "cannot start dpinger"
+	start_on_loopback -W 2s || atf_fail "cannot start dpinger"
 	for t in send recv; do
-		freeze "$t" 60
+		freeze_thread "$t" 60
 		wait_for 10 file_has err "watchdog: $t stalled for [0-9]*s, rebuilding sockets" ||
-		    atf_fail "$t: no rebuild: $(cat err)"
+		    atf_fail "$t: no rebuild: $(oneline err)"
 		wait_for 10 file_has err "watchdog: $t stalled for [0-9]*s, restarting in place" ||
-		    atf_fail "$t: no restart: $(cat err)"
+		    atf_fail "$t: no restart: $(oneline err)"
 		wait_for 5 file_has "frz.$t" '^gone' || atf_fail "$t: still frozen"
 		wait_for 10 status_lossless s.sock || atf_fail "$t: statistics do not flow again"
-		same_daemon
+		check_daemon dp.pid
 	done
 	atf_check -s exit:0 -o match:'rebuilt ICMP sockets \(watchdog: send stalled\)' cat err
 	atf_check -s exit:0 -o match:'rebuilt ICMP sockets \(watchdog: recv stalled\)' cat err
@@ -116,21 +94,25 @@ send_and_recv_frozen_cleanup()
 atf_test_case short_freeze_rebuild_only cleanup
 short_freeze_rebuild_only_head()
 {
-	atf_set descr "A send thread stalled for less than two stall limits gets a rebuild only, no restart"
+	atf_set descr "A send or recv thread stalled for less than two stall limits gets a rebuild only, no restart"
 	atf_set require.user root
 	atf_set timeout 60
 }
 short_freeze_rebuild_only_body()
 {
 	netns_init
-	start_dp -W 2s || atf_fail "cannot start dpinger"
-	freeze send 3
-	wait_for 10 file_has frz.send '^released' || atf_fail "not released: $(cat frz.send)"
-	wait_for 10 status_lossless s.sock || atf_fail "statistics do not flow again"
-	sleep 3
-	atf_check -s exit:0 -o match:'watchdog: send stalled for [0-9]+s, rebuilding sockets' cat err
+	start_on_loopback -W 2s || atf_fail "cannot start dpinger"
+	# send, then recv: the second rebuild also proves that the watchdog
+	# still looked more than two stall limits after the first freeze began
+	for t in send recv; do
+		freeze_thread "$t" 3
+		wait_for 10 file_has "frz.$t" '^released' || atf_fail "$t not released (a restart makes it gone): $(oneline "frz.$t")"
+		wait_for 10 log_has err "watchdog: $t stalled for [0-9]+s, rebuilding sockets" || atf_fail "$t: no rebuild: $(oneline err)"
+		wait_for 10 status_lossless s.sock || atf_fail "$t: statistics do not flow again"
+	done
 	atf_check -s exit:1 -o empty grep 'restarting in place' err
-	same_daemon
+	[ "$(grep -c '^send_interval' err)" -eq 1 ] || atf_fail "restarted: $(oneline err)"
+	check_daemon dp.pid
 }
 short_freeze_rebuild_only_cleanup()
 {
@@ -147,12 +129,12 @@ main_frozen_head()
 main_frozen_body()
 {
 	netns_init
-	start_dp -W 2s || atf_fail "cannot start dpinger"
-	freeze main 60
-	wait_for 10 file_has err 'watchdog: main stalled for [0-9]*s, restarting in place' || atf_fail "no restart: $(cat err)"
+	start_on_loopback -W 2s || atf_fail "cannot start dpinger"
+	freeze_thread main 60
+	wait_for 10 file_has err 'watchdog: main stalled for [0-9]*s, restarting in place' || atf_fail "no restart: $(oneline err)"
 	wait_for 5 file_has frz.main '^gone' || atf_fail "main is still frozen"
 	wait_for 10 status_lossless s.sock || atf_fail "not answering after the restart"
-	same_daemon
+	check_daemon dp.pid
 }
 main_frozen_cleanup()
 {
@@ -171,16 +153,12 @@ slow_alert_command_body()
 	netns_init
 	printf '#!/bin/sh\necho "$*" >> "%s/alerts"\nsleep 30\n' "$PWD" > slow.sh
 	chmod +x slow.sh
-	start_dp -W 2s -A 200 -D 0 -C "$PWD/slow.sh" || atf_fail "cannot start dpinger"
+	start_on_loopback -W 2s -A 200 -D 0 -C "$PWD/slow.sh" || atf_fail "cannot start dpinger"
 	wait_for 10 test -s alerts || atf_fail "the alert command did not start"
-	i=0
-	while [ $i -lt 10 ]; do
-		answers_within 1000 || atf_fail "a query took too long while the alert command ran"
-		sleep 1
-		i=$((i + 1))
-	done
+	holds 10 status_within 1000 s.sock || atf_fail "a query took ${Q_MS:-too long} while the alert command ran"
+	atf_check -s exit:0 -o inline:"1\n" grep -c . alerts
 	atf_check -s exit:1 -o empty grep watchdog err
-	same_daemon
+	check_daemon dp.pid
 }
 slow_alert_command_cleanup()
 {
@@ -197,18 +175,14 @@ queries_while_worker_frozen_head()
 queries_while_worker_frozen_body()
 {
 	netns_init
-	start_dp -W 30s || atf_fail "cannot start dpinger"
+	start_on_loopback -W 30s || atf_fail "cannot start dpinger"
 	for t in send recv; do
-		freeze "$t" 6
-		i=0
-		while [ $i -lt 10 ]; do
-			answers_within 1000 || atf_fail "query took too long with $t frozen: $(cat q.err)"
-			sleep 0.4
-			i=$((i + 1))
-		done
+		freeze_thread "$t" 6
+		holds 4 status_within 1000 s.sock || atf_fail "query took too long with $t frozen: $(oneline status_within.err)"
+		file_has "frz.$t" '^released' && atf_fail "$t was released before the queries ended"
 		wait_for 10 file_has "frz.$t" '^released' || atf_fail "$t not released"
 	done
-	same_daemon
+	check_daemon dp.pid
 }
 queries_while_worker_frozen_cleanup()
 {
@@ -225,12 +199,12 @@ restarts_rate_limited_head()
 restarts_rate_limited_body()
 {
 	netns_init
-	start_dp -W 2s || atf_fail "cannot start dpinger"
+	start_on_loopback -W 2s || atf_fail "cannot start dpinger"
 	prev=""
 	n=1
 	while [ $n -le 4 ]; do
-		freeze status 60 "$n"
-		wait_for 40 file_has "frz.$n" '^gone' || atf_fail "restart $n did not happen: $(cat err)"
+		freeze_thread status 60 "$n"
+		wait_for 40 file_has "frz.$n" '^gone' || atf_fail "restart $n did not happen: $(oneline err)"
 		now=$(date +%s.%N)
 		if [ -n "$prev" ]; then
 			# restart n comes at least 2^(n-1) x 2 stall limits (of 2s) after restart n-1
@@ -240,11 +214,11 @@ restarts_rate_limited_body()
 		fi
 		prev=$now
 		wait_for 10 status_lossless s.sock || atf_fail "not answering after restart $n"
-		same_daemon
+		check_daemon dp.pid
 		n=$((n + 1))
 	done
 	atf_check -s exit:0 -o match:'restart in place deferred for [0-9]+s \(rate limit\)' cat err
-	[ "$(grep -c 'restarting in place' err)" -eq 4 ] || atf_fail "not 4 restarts: $(cat err)"
+	[ "$(grep -c 'restarting in place' err)" -eq 4 ] || atf_fail "not 4 restarts: $(oneline err)"
 }
 restarts_rate_limited_cleanup()
 {
@@ -261,18 +235,12 @@ sigterm_while_acting_head()
 sigterm_while_acting_body()
 {
 	netns_init
-	NS_MON=$(netns_mk mon) || atf_fail "namespace"
-	ip netns exec "$NS_MON" "$(dpinger_bin)" -f -r 0 -s 100 -l 300 -t 3s -W 2s -p "$PWD/dp.pid" -u "$PWD/s.sock" \
-	    127.0.0.1 > out 2> err &
-	DP_PID=$!
-	echo "$DP_PID" >> created_pids.lst
-	wait_for 10 status_lossless s.sock || atf_fail "cannot start dpinger"
-	freeze send 60
+	start_on_loopback -W 2s || atf_fail "cannot start dpinger"
+	freeze_thread send 60
 	wait_for 10 file_has err 'watchdog: send stalled for [0-9]*s, rebuilding sockets' || atf_fail "no watchdog action"
 	kill -TERM "$DP_PID"
-	wait "$DP_PID"
-	rc=$?
-	[ "$rc" -eq 0 ] || atf_fail "exit status $rc: $(cat err)"
+	daemon_exit_status 10 || atf_fail "still running 10s after SIGTERM: $(oneline err)"
+	[ "$DP_RC" -eq 0 ] || atf_fail "exit status $DP_RC: $(oneline err)"
 	[ ! -e dp.pid ] && [ ! -e s.sock ] || atf_fail "files left behind"
 	atf_check -s exit:0 -o match:'^exiting on signal 15$' cat err
 }
@@ -291,18 +259,14 @@ exec_failure_cleans_up_head()
 exec_failure_cleans_up_body()
 {
 	netns_init
-	NS_MON=$(netns_mk mon) || atf_fail "namespace"
 	cp "$(dpinger_bin)" "$PWD/dpinger"
-	ip netns exec "$NS_MON" "$PWD/dpinger" -f -r 0 -s 100 -l 300 -t 3s -W 2s -p "$PWD/dp.pid" -u "$PWD/s.sock" \
-	    127.0.0.1 > out 2> err &
-	DP_PID=$!
-	echo "$DP_PID" >> created_pids.lst
-	wait_for 10 status_lossless s.sock || atf_fail "cannot start dpinger"
+	netns_mon || atf_fail "cannot make the namespace"
+	daemon_start bin="$PWD/dpinger" wait=s.sock -r 0 -s 100 -l 300 -t 3s -W 2s -p "$PWD/dp.pid" -u "$PWD/s.sock" \
+	    127.0.0.1 || atf_fail "cannot start dpinger"
 	rm "$PWD/dpinger"
-	freeze status 60
-	wait "$DP_PID"
-	rc=$?
-	[ "$rc" -eq 1 ] || atf_fail "exit status $rc, not 1: $(cat err)"
+	freeze_thread status 60
+	daemon_exit_status 30 || atf_fail "still running 30s after the status thread froze: $(oneline err)"
+	[ "$DP_RC" -eq 1 ] || atf_fail "exit status $DP_RC, not 1: $(oneline err)"
 	atf_check -s exit:0 -o match:'watchdog: status stalled for [0-9]+s, restarting in place' \
 	    -o match:'watchdog: exec .*dpinger: No such file or directory' cat err
 	[ ! -e dp.pid ] && [ ! -e s.sock ] || atf_fail "files left behind"
@@ -322,15 +286,16 @@ watchdog_off_head()
 watchdog_off_body()
 {
 	netns_init
-	start_dp -W 0 || atf_fail "cannot start dpinger"
-	freeze status 8
-	sleep 4
-	atf_check -s exit:2 -o empty -e ignore "$(tool sockquery)" -t 1500 s.sock
-	wait_for 15 file_has frz.status '^released' || atf_fail "not released"
+	start_on_loopback -W 0 || atf_fail "cannot start dpinger"
+	freeze_thread status 8
+	# No answer for 4s (more than the stall limits the other tests use)
+	holds 4 status_silent 1500 s.sock || atf_fail "the frozen status thread answered"
+	# Released, not gone: nothing restarted the process while it was frozen
+	wait_for 15 file_has frz.status '^released' || atf_fail "not released: $(oneline frz.status)"
 	wait_for 5 status_lossless s.sock || atf_fail "not answering after release"
 	atf_check -s exit:1 -o empty grep watchdog err
-	[ "$(grep -c '^send_interval' err)" -eq 1 ] || atf_fail "restarted: $(cat err)"
-	same_daemon
+	[ "$(grep -c '^send_interval' err)" -eq 1 ] || atf_fail "restarted: $(oneline err)"
+	check_daemon dp.pid
 }
 watchdog_off_cleanup()
 {

@@ -21,12 +21,15 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../lib/tools.h"
 
 enum
 {
@@ -46,29 +49,6 @@ struct tally
     long                ok;
     long                bad;            // connect failed, timeout, malformed line
 };
-
-static int
-connect_to(
-    const char *        path)
-{
-    struct sockaddr_un  sa;
-    int                 fd;
-
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0)
-    {
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-    {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 // Pause 0-2ms, or not at all
 static void
@@ -148,7 +128,7 @@ one_client(
     int                 fd;
 
     t->clients++;
-    fd = connect_to(path);
+    fd = unix_connect(path);
     if (fd < 0)
     {
         t->bad++;
@@ -219,16 +199,16 @@ main(
             hold = 1;
             break;
         case 'n':
-            count = strtol(optarg, NULL, 10);
+            count = (long) parse_num("total", optarg, 100000000);
             break;
         case 'P':
-            procs = strtol(optarg, NULL, 10);
+            procs = (long) parse_num("procs", optarg, 1024);
             break;
         case 's':
-            seed = (unsigned) strtoul(optarg, NULL, 10);
+            seed = (unsigned) parse_num("seed", optarg, UINT_MAX);
             break;
         case 't':
-            timeout = hold_ms = strtol(optarg, NULL, 10);
+            timeout = hold_ms = (long) parse_num("ms", optarg, 86400000);
             break;
         default:
             fprintf(stderr, "usage: clients [-n total] [-P procs] [-s seed] [-t ms] path | clients -b|-l path\n");

@@ -38,6 +38,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../lib/tools.h"
+
 #define M_ECHO          0x01
 #define M_WRONGSRC      0x02
 #define M_WRONGID       0x04
@@ -55,45 +57,6 @@ static uint8_t          src6[16];
 static int              have_src4;
 static int              have_src6;
 static unsigned         sent;
-
-static uint32_t
-sum_add(
-    uint32_t            sum,
-    const uint8_t *     p,
-    size_t              len)
-{
-    while (len > 1)
-    {
-        sum += (uint32_t) p[0] << 8 | p[1];
-        p += 2;
-        len -= 2;
-    }
-    if (len)
-    {
-        sum += (uint32_t) p[0] << 8;
-    }
-    return sum;
-}
-
-static uint16_t
-sum_fold(
-    uint32_t            sum)
-{
-    while (sum >> 16)
-    {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t) ~sum;
-}
-
-static void
-put16(
-    uint8_t *           p,
-    unsigned            v)
-{
-    p[0] = (uint8_t) (v >> 8);
-    p[1] = (uint8_t) v;
-}
 
 static void
 emit(
@@ -137,235 +100,230 @@ icmp_fill(
     memcpy(icmp + 8, data, data_len);
 }
 
-// IPv4: header of hlen bytes (options zero), ICMP of icmp_len bytes built
-// from a full reply, total length field tot (0: the real length)
+// One echo request being answered: where it came from (link address and
+// IP source), the address it went to, its identifier, sequence and payload
+struct request
+{
+    const uint8_t *     mac;
+    int                 v6;
+    const uint8_t *     me;
+    const uint8_t *     them;
+    unsigned            ident;
+    unsigned            seq;
+    const uint8_t *     data;
+    size_t              data_len;
+};
+
+// One reply to a request: from src, with identifier and sequence, data_len
+// bytes of the request's payload in an ICMP message cut to icmp_len bytes,
+// the checksum spoiled when bad_sum is set
+struct reply
+{
+    const uint8_t *     src;
+    unsigned            ident;
+    unsigned            seq;
+    size_t              data_len;
+    size_t              icmp_len;
+    int                 bad_sum;
+};
+
+// IPv4: a header of hlen bytes (options zero) with the header length field
+// ihl_field and the total length field tot (0: the real length)
 static void
 send4(
-    const uint8_t *     mac,
-    const uint8_t *     src,
-    const uint8_t *     dst,
-    unsigned            ident,
-    unsigned            seq,
-    const uint8_t *     data,
-    size_t              data_len,
-    size_t              icmp_len,
+    const struct request * r,
+    const struct reply * p,
     unsigned            ihl_field,
     size_t              hlen,
-    unsigned            tot,
-    int                 bad_sum)
+    unsigned            tot)
 {
     uint8_t             pkt[1600];
     uint8_t *           icmp = pkt + hlen;
     uint16_t            sum;
 
-    if (hlen + 8 + data_len > sizeof(pkt))
+    if (hlen + 8 + p->data_len > sizeof(pkt))
     {
         return;
     }
     memset(pkt, 0, sizeof(pkt));
     pkt[0] = (uint8_t) (0x40 | ihl_field);
-    put16(pkt + 2, tot ? tot : (unsigned) (hlen + icmp_len));
+    put16(pkt + 2, tot ? tot : (unsigned) (hlen + p->icmp_len));
     put16(pkt + 4, (unsigned) random() & 0xffff);
     pkt[8] = 64;
     pkt[9] = 1;
-    memcpy(pkt + 12, src, 4);
-    memcpy(pkt + 16, dst, 4);
-    icmp_fill(icmp, 0, ident, seq, data, data_len);
-    sum = sum_fold(sum_add(0, icmp, icmp_len));
-    if (bad_sum)
+    memcpy(pkt + 12, p->src, 4);
+    memcpy(pkt + 16, r->them, 4);
+    icmp_fill(icmp, 0, p->ident, p->seq, r->data, p->data_len);
+    sum = csum_fold(csum_add(0, icmp, p->icmp_len));
+    if (p->bad_sum)
     {
         sum ^= 0x5a5a;
     }
     put16(icmp + 2, sum);
-    put16(pkt + 10, sum_fold(sum_add(0, pkt, hlen < 60 ? hlen : 60)));
-    emit(mac, 0, pkt, hlen + icmp_len);
+    put16(pkt + 10, csum_fold(csum_add(0, pkt, hlen < 60 ? hlen : 60)));
+    emit(r->mac, 0, pkt, hlen + p->icmp_len);
 }
 
+// IPv6: the fixed header, no extension headers
 static void
 send6(
-    const uint8_t *     mac,
-    const uint8_t *     src,
-    const uint8_t *     dst,
-    unsigned            ident,
-    unsigned            seq,
-    const uint8_t *     data,
-    size_t              data_len,
-    size_t              icmp_len,
-    int                 bad_sum)
+    const struct request * r,
+    const struct reply * p)
 {
     uint8_t             pkt[1600];
     uint8_t *           icmp = pkt + 40;
-    uint8_t             pseudo[8] = { 0, 0, 0, 0, 0, 0, 0, 58 };
-    uint32_t            sum;
 
-    if (40 + 8 + data_len > sizeof(pkt))
+    if (40 + 8 + p->data_len > sizeof(pkt))
     {
         return;
     }
     memset(pkt, 0, sizeof(pkt));
     pkt[0] = 0x60;
-    put16(pkt + 4, (unsigned) icmp_len);
+    put16(pkt + 4, (unsigned) p->icmp_len);
     pkt[6] = 58;
     pkt[7] = 64;
-    memcpy(pkt + 8, src, 16);
-    memcpy(pkt + 24, dst, 16);
-    icmp_fill(icmp, 1, ident, seq, data, data_len);
-    pseudo[2] = (uint8_t) (icmp_len >> 8);
-    pseudo[3] = (uint8_t) icmp_len;
-    sum = sum_add(0, src, 16);
-    sum = sum_add(sum, dst, 16);
-    sum = sum_add(sum, pseudo, 8);
-    sum = sum_add(sum, icmp, icmp_len);
-    put16(icmp + 2, (unsigned) sum_fold(sum) ^ (bad_sum ? 0x5a5au : 0));
-    emit(mac, 1, pkt, 40 + icmp_len);
+    memcpy(pkt + 8, p->src, 16);
+    memcpy(pkt + 24, r->them, 16);
+    icmp_fill(icmp, 1, p->ident, p->seq, r->data, p->data_len);
+    put16(icmp + 2, (unsigned) icmp6_csum(p->src, r->them, icmp, p->icmp_len) ^ (p->bad_sum ? 0x5a5au : 0));
+    emit(r->mac, 1, pkt, 40 + p->icmp_len);
 }
 
+// Send one reply to r in r's family with a plain IPv4 header
 static void
-answer4(
+reply(
+    const struct request * r,
+    const uint8_t *     src,
+    unsigned            ident,
+    unsigned            seq,
+    size_t              data_len,
+    size_t              icmp_len,
+    int                 bad_sum)
+{
+    struct reply        p = { src, ident, seq, data_len, icmp_len, bad_sum };
+
+    if (r->v6)
+    {
+        send6(r, &p);
+    }
+    else
+    {
+        send4(r, &p, 5, 20, 0);
+    }
+}
+
+// The modes both families share; wrongsrc is NULL when none was given
+static void
+answer_modes(
+    const struct request * r,
+    const uint8_t *     wrongsrc)
+{
+    size_t              full = 8 + r->data_len;
+    int                 i;
+
+    if (modes & M_ECHO)
+    {
+        reply(r, r->me, r->ident, r->seq, r->data_len, full, 0);
+    }
+    if ((modes & M_WRONGSRC) && wrongsrc)
+    {
+        reply(r, wrongsrc, r->ident, r->seq, r->data_len, full, 0);
+    }
+    if (modes & M_WRONGID)
+    {
+        reply(r, r->me, r->ident ^ 0x0101u, r->seq, r->data_len, full, 0);
+    }
+    for (i = 0; (modes & M_DUP) && i < 3; i++)
+    {
+        reply(r, r->me, r->ident, r->seq, r->data_len, full, 0);
+    }
+    if (modes & M_FUTURE)
+    {
+        reply(r, r->me, r->ident, (r->seq + 1) & 0xffff, r->data_len, full, 0);
+        reply(r, r->me, r->ident, (r->seq + 2) & 0xffff, r->data_len, full, 0);
+        reply(r, r->me, r->ident, (r->seq + 1000) & 0xffff, r->data_len, full, 0);
+    }
+    if (modes & M_TRUNC)
+    {
+        reply(r, r->me, r->ident, r->seq, 0, 1, 0);
+        reply(r, r->me, r->ident, r->seq, 0, 4, 0);
+        reply(r, r->me, r->ident, r->seq, 0, 7, 0);
+    }
+    if (modes & M_BADSUM)
+    {
+        reply(r, r->me, r->ident, r->seq, r->data_len, full, 1);
+    }
+}
+
+// IPv4 header-length games: the IPv4 half of mode ihl
+static void
+answer_ihl(
+    const struct request * r)
+{
+    uint8_t             hidden[68];
+    struct reply        p = { r->me, r->ident, r->seq, 0, 0, 0 };
+
+    // Header length 60: a reply that would count, hidden in the option
+    // space at offset 20 (its type byte 0 ends the options), and at
+    // offset 60 one with the wrong identifier
+    memset(hidden, 0, sizeof(hidden));
+    hidden[0] = 0x4f;
+    put16(hidden + 2, sizeof(hidden));
+    put16(hidden + 4, (unsigned) random() & 0xffff);
+    hidden[8] = 64;
+    hidden[9] = 1;
+    memcpy(hidden + 12, r->me, 4);
+    memcpy(hidden + 16, r->them, 4);
+    icmp_fill(hidden + 20, 0, r->ident, r->seq, r->data, 0);
+    put16(hidden + 22, csum_fold(csum_add(0, hidden + 20, 8)));
+    icmp_fill(hidden + 60, 0, r->ident ^ 0x0101u, r->seq, r->data, 0);
+    put16(hidden + 62, csum_fold(csum_add(0, hidden + 60, 8)));
+    put16(hidden + 10, csum_fold(csum_add(0, hidden, 60)));
+    emit(r->mac, 0, hidden, sizeof(hidden));
+
+    // Header length 60 with 4 bytes of ICMP after it
+    p.icmp_len = 4;
+    send4(r, &p, 15, 60, 0);
+    // Header length 16 (below the minimum) and 60 in a 40-byte packet
+    p.icmp_len = 8;
+    send4(r, &p, 4, 20, 0);
+    p.icmp_len = 20;
+    send4(r, &p, 15, 20, 40);
+}
+
+// Answer one request of len bytes at pkt (an IPv4 or IPv6 packet)
+static void
+answer(
     const uint8_t *     mac,
+    int                 v6,
     const uint8_t *     pkt,
     size_t              len)
 {
-    size_t              hlen = (size_t) (pkt[0] & 0x0f) * 4;
+    struct request      r;
+    size_t              hlen = v6 ? 40 : (size_t) (pkt[0] & 0x0f) * 4;
     const uint8_t *     icmp = pkt + hlen;
-    const uint8_t *     me = pkt + 16;          // the request's destination
-    const uint8_t *     them = pkt + 12;
-    const uint8_t *     data = icmp + 8;
-    size_t              data_len;
-    unsigned            ident;
-    unsigned            seq;
     unsigned            before = sent;
-    int                 i;
 
-    if (hlen < 20 || len < hlen + 8 || pkt[9] != 1 || icmp[0] != 8)
+    if (v6 ? len < 48 || pkt[6] != 58 || icmp[0] != 128
+           : hlen < 20 || len < hlen + 8 || pkt[9] != 1 || icmp[0] != 8)
     {
         return;
     }
-    data_len = len - hlen - 8;
-    ident = (unsigned) icmp[4] << 8 | icmp[5];
-    seq = (unsigned) icmp[6] << 8 | icmp[7];
+    r.mac = mac;
+    r.v6 = v6;
+    r.me = v6 ? pkt + 24 : pkt + 16;            // the request's destination
+    r.them = v6 ? pkt + 8 : pkt + 12;
+    r.ident = (unsigned) icmp[4] << 8 | icmp[5];
+    r.seq = (unsigned) icmp[6] << 8 | icmp[7];
+    r.data = icmp + 8;
+    r.data_len = len - hlen - 8;
 
-    if (modes & M_ECHO)
+    answer_modes(&r, v6 ? (have_src6 ? src6 : NULL) : (have_src4 ? src4 : NULL));
+    if (!v6 && (modes & M_IHL))
     {
-        send4(mac, me, them, ident, seq, data, data_len, 8 + data_len, 5, 20, 0, 0);
+        answer_ihl(&r);
     }
-    if ((modes & M_WRONGSRC) && have_src4)
-    {
-        send4(mac, src4, them, ident, seq, data, data_len, 8 + data_len, 5, 20, 0, 0);
-    }
-    if (modes & M_WRONGID)
-    {
-        send4(mac, me, them, ident ^ 0x0101u, seq, data, data_len, 8 + data_len, 5, 20, 0, 0);
-    }
-    for (i = 0; (modes & M_DUP) && i < 3; i++)
-    {
-        send4(mac, me, them, ident, seq, data, data_len, 8 + data_len, 5, 20, 0, 0);
-    }
-    if (modes & M_FUTURE)
-    {
-        send4(mac, me, them, ident, (seq + 1) & 0xffff, data, data_len, 8 + data_len, 5, 20, 0, 0);
-        send4(mac, me, them, ident, (seq + 2) & 0xffff, data, data_len, 8 + data_len, 5, 20, 0, 0);
-        send4(mac, me, them, ident, (seq + 1000) & 0xffff, data, data_len, 8 + data_len, 5, 20, 0, 0);
-    }
-    if (modes & M_TRUNC)
-    {
-        send4(mac, me, them, ident, seq, data, 0, 1, 5, 20, 0, 0);
-        send4(mac, me, them, ident, seq, data, 0, 4, 5, 20, 0, 0);
-        send4(mac, me, them, ident, seq, data, 0, 7, 5, 20, 0, 0);
-    }
-    if (modes & M_IHL)
-    {
-        uint8_t         hidden[68];
-
-        // Header length 60: a reply that would count, hidden in the option
-        // space at offset 20 (its type byte 0 ends the options), and at
-        // offset 60 one with the wrong identifier
-        memset(hidden, 0, sizeof(hidden));
-        hidden[0] = 0x4f;
-        put16(hidden + 2, sizeof(hidden));
-        put16(hidden + 4, (unsigned) random() & 0xffff);
-        hidden[8] = 64;
-        hidden[9] = 1;
-        memcpy(hidden + 12, me, 4);
-        memcpy(hidden + 16, them, 4);
-        icmp_fill(hidden + 20, 0, ident, seq, data, 0);
-        put16(hidden + 22, sum_fold(sum_add(0, hidden + 20, 8)));
-        icmp_fill(hidden + 60, 0, ident ^ 0x0101u, seq, data, 0);
-        put16(hidden + 62, sum_fold(sum_add(0, hidden + 60, 8)));
-        put16(hidden + 10, sum_fold(sum_add(0, hidden, 60)));
-        emit(mac, 0, hidden, sizeof(hidden));
-
-        // Header length 60 with 4 bytes of ICMP after it
-        send4(mac, me, them, ident, seq, data, 0, 4, 15, 60, 0, 0);
-        // Header length 16 (below the minimum) and 60 in a 40-byte packet
-        send4(mac, me, them, ident, seq, data, 0, 8, 4, 20, 0, 0);
-        send4(mac, me, them, ident, seq, data, 0, 20, 15, 20, 40, 0);
-    }
-    if (modes & M_BADSUM)
-    {
-        send4(mac, me, them, ident, seq, data, data_len, 8 + data_len, 5, 20, 0, 1);
-    }
-    printf("v4 id 0x%04x seq %u sent %u\n", ident, seq, sent - before);
-    fflush(stdout);
-}
-
-static void
-answer6(
-    const uint8_t *     mac,
-    const uint8_t *     pkt,
-    size_t              len)
-{
-    const uint8_t *     icmp = pkt + 40;
-    const uint8_t *     me = pkt + 24;
-    const uint8_t *     them = pkt + 8;
-    const uint8_t *     data = icmp + 8;
-    size_t              data_len;
-    unsigned            ident;
-    unsigned            seq;
-    unsigned            before = sent;
-    int                 i;
-
-    if (len < 48 || pkt[6] != 58 || icmp[0] != 128)
-    {
-        return;
-    }
-    data_len = len - 48;
-    ident = (unsigned) icmp[4] << 8 | icmp[5];
-    seq = (unsigned) icmp[6] << 8 | icmp[7];
-
-    if (modes & M_ECHO)
-    {
-        send6(mac, me, them, ident, seq, data, data_len, 8 + data_len, 0);
-    }
-    if ((modes & M_WRONGSRC) && have_src6)
-    {
-        send6(mac, src6, them, ident, seq, data, data_len, 8 + data_len, 0);
-    }
-    if (modes & M_WRONGID)
-    {
-        send6(mac, me, them, ident ^ 0x0101u, seq, data, data_len, 8 + data_len, 0);
-    }
-    for (i = 0; (modes & M_DUP) && i < 3; i++)
-    {
-        send6(mac, me, them, ident, seq, data, data_len, 8 + data_len, 0);
-    }
-    if (modes & M_FUTURE)
-    {
-        send6(mac, me, them, ident, (seq + 1) & 0xffff, data, data_len, 8 + data_len, 0);
-        send6(mac, me, them, ident, (seq + 2) & 0xffff, data, data_len, 8 + data_len, 0);
-        send6(mac, me, them, ident, (seq + 1000) & 0xffff, data, data_len, 8 + data_len, 0);
-    }
-    if (modes & M_TRUNC)
-    {
-        send6(mac, me, them, ident, seq, data, 0, 1, 0);
-        send6(mac, me, them, ident, seq, data, 0, 4, 0);
-        send6(mac, me, them, ident, seq, data, 0, 7, 0);
-    }
-    if (modes & M_BADSUM)
-    {
-        send6(mac, me, them, ident, seq, data, data_len, 8 + data_len, 1);
-    }
-    printf("v6 id 0x%04x seq %u sent %u\n", ident, seq, sent - before);
+    printf("%s id 0x%04x seq %u sent %u\n", v6 ? "v6" : "v4", r.ident, r.seq, sent - before);
     fflush(stdout);
 }
 
@@ -479,11 +437,11 @@ main(
         }
         if (ntohs(from.sll_protocol) == ETH_P_IP && len >= 20 && (buf[0] >> 4) == 4)
         {
-            answer4(from.sll_addr, buf, (size_t) len);
+            answer(from.sll_addr, 0, buf, (size_t) len);
         }
         else if (ntohs(from.sll_protocol) == ETH_P_IPV6 && len >= 40 && (buf[0] >> 4) == 6)
         {
-            answer6(from.sll_addr, buf, (size_t) len);
+            answer(from.sll_addr, 1, buf, (size_t) len);
         }
     }
 }

@@ -141,24 +141,31 @@ rnd_range()
 PASSED=0
 FAILED=0
 
+# tally KEY OK [MESSAGE]: count one check of KEY, passed when OK is 1; VK_KEY
+# counts the failures in a row
+tally()
+{
+	eval "_n=\${VK_$1:-0}"
+	if [ "$2" -eq 1 ]; then
+		PASSED=$((PASSED + 1))
+		[ "$_n" -gt 1 ] && echo "$(stamp) cleared: $1 after $_n failed checks" | tee -a violations.log
+		eval "VK_$1=0"
+	else
+		FAILED=$((FAILED + 1))
+		[ "$_n" -eq 0 ] && echo "$(stamp) VIOLATION $1: $3" | tee -a violations.log
+		eval "VK_$1=$((_n + 1))"
+	fi
+}
+
+# pass KEY, fail KEY MESSAGE
 pass()
 {
-	PASSED=$((PASSED + 1))
-	eval "_n=\${VK_$1:-0}"
-	if [ "$_n" -gt 1 ]; then
-		echo "$(stamp) cleared: $1 after $_n failed checks" | tee -a violations.log
-	fi
-	eval "VK_$1=0"
+	tally "$1" 1
 }
 
 fail()
 {
-	FAILED=$((FAILED + 1))
-	eval "_n=\${VK_$1:-0}"
-	if [ "$_n" -eq 0 ]; then
-		echo "$(stamp) VIOLATION $1: $2" | tee -a violations.log
-	fi
-	eval "VK_$1=$((_n + 1))"
+	tally "$1" 0 "$2"
 }
 
 # check KEY MESSAGE CMD...: pass when CMD succeeds
@@ -261,11 +268,11 @@ lost()
 	query "$1" 2000 && [ "$Q_LOSS" -eq 100 ]
 }
 
-# log_count D ERE: lines of the monitor's log matching
-log_count()
+# mon_log_count D ERE: lines of the monitor's log matching
+mon_log_count()
 {
 	dv "$1" err
-	grep -Ec -- "$2" "$V"
+	log_count "$V" "$2"
 }
 
 # fds_of PID, rss_of PID: FDS, RSS (kB) of a process, no fork
@@ -311,8 +318,9 @@ chmod +x "$ALERT"
 start_monitor()
 {
 	eval "${1}_name=$1 ${1}_pidf=\$work/$1.pid ${1}_sock=\$work/$1.sock ${1}_err=\$work/$1.err"
-	_pid=$(netns_bg "$NS_MON" "$1.out" "$1.err" "$DP" -f -r 0 -i "$2" -B "$3" -p "$work/$1.pid" \
-	    -u "$work/$1.sock" -C "$ALERT" -d 1 -s 200 -l 600 -t 6s -A 500 -D 500 -L 20 -W 2s "$4") || return 1
+	daemon_start log="$1" bin="$DP" -r 0 -i "$2" -B "$3" -p "$work/$1.pid" \
+	    -u "$work/$1.sock" -C "$ALERT" -d 1 -s 200 -l 600 -t 6s -A 500 -D 500 -L 20 -W 2s "$4" || return 1
+	_pid=$DP_PID
 	eval "${1}_pid=$_pid"
 	say "$1: dpinger -f -r 0 -i $2 -B $3 -p $1.pid -u $1.sock -C alert.sh -d 1 -s 200 -l 600 -t 6s" \
 	    "-A 500 -D 500 -L 20 -W 2s $4 (pid $_pid)"
@@ -425,10 +433,13 @@ check_monitor()
 	dv "$_d" pidf
 	_pidf=$V
 
-	# The process is there, is still the program we started, and the pid
-	# file names it
+	# The process is there (not a zombie: the monitors are children of the
+	# main shell), is still the program we started, and the pid file names it
 	_comm=
-	{ read _comm < "/proc/$_pid/comm"; } 2>/dev/null
+	_state=
+	{ read _comm < "/proc/$_pid/comm"; read _state < "/proc/$_pid/stat"; } 2>/dev/null
+	_state=${_state##*) }
+	[ "${_state%% *}" = Z ] && _comm="$_comm (exited)"
 	dv "$_d" comm
 	check "${_d}_alive" "$_d: pid $_pid is gone (comm '$_comm')" [ "$_comm" = "$V" ]
 	_p=
@@ -455,7 +466,7 @@ check_monitor()
 		if [ "$1" = event ] && [ "$2" = "$_d" ] && [ "$3" != - ]; then
 			[ "$3" = status ] && _frozen=1
 			if [ "$Q_MS" -gt "$QUERY_MS" ] || [ "$Q_RETRY" -eq 1 ]; then
-				[ "$(log_count "$_d" 'restarting in place')" -gt "$4" ] && _restarted=1
+				[ "$(mon_log_count "$_d" 'restarting in place')" -gt "$4" ] && _restarted=1
 			fi
 		fi
 	done
@@ -659,7 +670,7 @@ ev_blackhole_after()
 	ip netns exec "$NS_MON" $BH_CMD -D $BH_RULE
 	check harness_rule "the black-hole rule never matched (identifier $IDENT)" [ "${_drops:-0}" -gt 0 ]
 	check "${TARGET}_bh_rebuild" "$TARGET: no rebuild by the fresh-socket probe" \
-	    [ "$(log_count "$TARGET" 'rebuilt ICMP sockets \(fresh-socket probe answered')" -gt "$EV_BH0" ]
+	    [ "$(mon_log_count "$TARGET" 'rebuilt ICMP sockets \(fresh-socket probe answered')" -gt "$EV_BH0" ]
 }
 
 ev_sighup()
@@ -674,7 +685,7 @@ ev_sighup()
 
 sighup_logged()
 {
-	[ "$(log_count "$1" 'rebuilt ICMP sockets \(SIGHUP\)')" -gt "$EV_HUP0" ]
+	[ "$(mon_log_count "$1" 'rebuilt ICMP sockets \(SIGHUP\)')" -gt "$EV_HUP0" ]
 }
 
 # reexec_gap COUNT: GAP = minimum ms between restarts in place after COUNT
@@ -717,14 +728,13 @@ ev_freeze()
 		FZ_MS=$R ;;
 	esac
 	EXTRA="$EXTRA $THREAD ${FZ_MS}ms"
-	EV_WDX0=$(log_count "$TARGET" "watchdog: $THREAD stalled for [0-9]+s, restarting in place")
+	EV_WDX0=$(mon_log_count "$TARGET" "watchdog: $THREAD stalled for [0-9]+s, restarting in place")
 	set_phase event "$TARGET" "$THREAD" "$EV_RST0"
 	_ff=frz.$EV_N
-	"$FRZ" -p "$_fp" -t "$THREAD" -s "$((FZ_MS / 1000)).$(printf %03d $((FZ_MS % 1000)))" > "$_ff" 2>&1 &
-	_fz=$!
-	FREEZERS="$FREEZERS $_fz"
-	wait_for 5 grep -q '^frozen' "$_ff"
+	freeze "$_fp" "$THREAD" "$((FZ_MS / 1000)).$(printf %03d $((FZ_MS % 1000)))" "$_ff"
 	check harness_freezer "the freezer could not stop $THREAD: $(cat "$_ff")" [ $? -eq 0 ]
+	_fz=$FREEZER
+	FREEZERS="$FREEZERS $_fz"
 	now_ms
 	_fz0=$NOW
 	wait_for $((FZ_MS / 1000 + 15)) grep -Eq '^(released|gone)' "$_ff"
@@ -740,10 +750,10 @@ ev_freeze()
 ev_freeze_after()
 {
 	_t=$TARGET
-	_restarted=$(($(log_count "$_t" 'restarting in place') - EV_RST0))
+	_restarted=$(($(mon_log_count "$_t" 'restarting in place') - EV_RST0))
 	if [ "$THREAD" = send ] || [ "$THREAD" = recv ]; then
 		check "${_t}_wd_rebuild" "$_t: $THREAD frozen ${FZ_MS}ms and no watchdog rebuild" \
-		    [ "$(log_count "$_t" "watchdog: [a-z]+ stalled for [0-9]+s, rebuilding sockets")" -gt "$EV_WDR0" ]
+		    [ "$(mon_log_count "$_t" "watchdog: [a-z]+ stalled for [0-9]+s, rebuilding sockets")" -gt "$EV_WDR0" ]
 	fi
 	if [ "$FZ_SHAPE" = rebuild ]; then
 		check "${_t}_wd_restart" "$_t: $THREAD frozen ${FZ_MS}ms (less than two stall limits) and restarted" \
@@ -764,7 +774,7 @@ ev_freeze_after()
 		fi
 		if [ "$_restarted" -gt 0 ]; then
 			check "${_t}_wd_restart" "$_t: restart in place not logged for $THREAD" \
-			    [ "$(log_count "$_t" "watchdog: $THREAD stalled for [0-9]+s, restarting in place")" -gt "$EV_WDX0" ]
+			    [ "$(mon_log_count "$_t" "watchdog: $THREAD stalled for [0-9]+s, restarting in place")" -gt "$EV_WDX0" ]
 			check "${_t}_wd_ratelimit" "$_t: restart in place ${_rc} restarts and $(((EV_END - _rl) / 1000))s after the last (gap ${GAP}ms)" \
 			    [ "$_may" -eq 1 ]
 			check "${_t}_wd_same" "$_t: the freezer saw the thread stay after the restart" [ "$FZ_GONE" -eq 1 ]
@@ -836,14 +846,14 @@ run_event()
 	EV_PERIOD=$R
 
 	# Counts before, for checks after
-	EV_RST0=$(log_count "$TARGET" 'restarting in place')
-	EV_REB0=$(log_count "$TARGET" 'rebuilt ICMP sockets')
-	EV_HUP0=$(log_count "$TARGET" 'rebuilt ICMP sockets \(SIGHUP\)')
-	EV_BH0=$(log_count "$TARGET" 'rebuilt ICMP sockets \(fresh-socket probe answered')
-	EV_WDR0=$(log_count "$TARGET" 'watchdog: [a-z]+ stalled for [0-9]+s, rebuilding sockets')
+	EV_RST0=$(mon_log_count "$TARGET" 'restarting in place')
+	EV_REB0=$(mon_log_count "$TARGET" 'rebuilt ICMP sockets')
+	EV_HUP0=$(mon_log_count "$TARGET" 'rebuilt ICMP sockets \(SIGHUP\)')
+	EV_BH0=$(mon_log_count "$TARGET" 'rebuilt ICMP sockets \(fresh-socket probe answered')
+	EV_WDR0=$(mon_log_count "$TARGET" 'watchdog: [a-z]+ stalled for [0-9]+s, rebuilding sockets')
 	if [ "$OTHER" != - ]; then
-		EV_OREB0=$(log_count "$OTHER" 'rebuilt ICMP sockets')
-		EV_ORST0=$(log_count "$OTHER" 'restarting in place')
+		EV_OREB0=$(mon_log_count "$OTHER" 'rebuilt ICMP sockets')
+		EV_ORST0=$(mon_log_count "$OTHER" 'restarting in place')
 	fi
 	now_ms
 	EV_START=$NOW
@@ -892,16 +902,16 @@ run_event()
 		    wait_for 5 rebuilt_since "$TARGET" ;;
 	outage)
 		check "${TARGET}_no_rebuild" "$TARGET: a short real outage caused a rebuild" \
-		    [ "$(log_count "$TARGET" 'rebuilt ICMP sockets')" -eq "$EV_REB0" ] ;;
+		    [ "$(mon_log_count "$TARGET" 'rebuilt ICMP sockets')" -eq "$EV_REB0" ] ;;
 	esac
 	if [ "$KIND" != freeze ]; then
 		check "${TARGET}_no_restart" "$TARGET: a restart in place during $KIND" \
-		    [ "$(log_count "$TARGET" 'restarting in place')" -eq "$EV_RST0" ]
+		    [ "$(mon_log_count "$TARGET" 'restarting in place')" -eq "$EV_RST0" ]
 	fi
 	if [ "$OTHER" != - ]; then
 		check "${OTHER}_untouched" "$OTHER: rebuilt or restarted during $KIND of $TARGET" \
-		    [ "$(log_count "$OTHER" 'rebuilt ICMP sockets')" -eq "$EV_OREB0" -a \
-		      "$(log_count "$OTHER" 'restarting in place')" -eq "$EV_ORST0" ]
+		    [ "$(mon_log_count "$OTHER" 'rebuilt ICMP sockets')" -eq "$EV_OREB0" -a \
+		      "$(mon_log_count "$OTHER" 'restarting in place')" -eq "$EV_ORST0" ]
 	fi
 
 	# The healthy period; the checker expects every monitor healthy once
@@ -910,7 +920,7 @@ run_event()
 	_idle_at=$((EV_END + HEAL_MS))
 	[ "$NOW" -lt "$_idle_at" ] && sleep_ms $((_idle_at - NOW))
 	set_phase idle - - 0
-	EV_RST1=$(log_count "$TARGET" 'restarting in place')
+	EV_RST1=$(mon_log_count "$TARGET" 'restarting in place')
 	now_ms
 	_end=$((EV_END + EV_PERIOD))
 	[ "$NOW" -lt "$_end" ] && sleep_ms $((_end - NOW))
@@ -925,12 +935,12 @@ run_event()
 		fail "${TARGET}_recovered" "$TARGET: $((EV_PERIOD / 1000))s after $KIND the loss has not fallen below $EV_LOSS_END: $Q_LINE"
 	fi
 	check "${TARGET}_quiet_restart" "$TARGET: a restart in place during the healthy period" \
-	    [ "$(log_count "$TARGET" 'restarting in place')" -eq "$EV_RST1" ]
+	    [ "$(mon_log_count "$TARGET" 'restarting in place')" -eq "$EV_RST1" ]
 }
 
 rebuilt_since()
 {
-	[ "$(log_count "$1" 'rebuilt ICMP sockets')" -gt "$EV_REB0" ]
+	[ "$(mon_log_count "$1" 'rebuilt ICMP sockets')" -gt "$EV_REB0" ]
 }
 
 #
@@ -1016,7 +1026,7 @@ while [ $((NOW - S0)) -lt $((SOAK_SECONDS * 1000)) ]; do
 	fi
 	run_event "$kind" "$target"
 	dv "$target" pid
-	if ! kill -0 "$V" 2>/dev/null; then
+	if ! daemon_alive "$V"; then
 		say "$target is gone; stopping the schedule"
 		break
 	fi
@@ -1044,11 +1054,6 @@ else
 fi
 set_phase start - - 0
 
-gone()
-{
-	! kill -0 "$1" 2>/dev/null
-}
-
 for d in $MONITORS; do
 	dv "$d" pid
 	_pid=$V
@@ -1061,9 +1066,9 @@ for d in $MONITORS; do
 	eval "${d}_healed=\$(grep -c 'healed:' \"\$_err\")"
 	eval "${d}_rebuilt=\$(grep -c 'rebuilt ICMP sockets' \"\$_err\")"
 	eval "${d}_restarts=\$(grep -c 'restarting in place' \"\$_err\")"
-	check "${d}_alive" "$d: pid $_pid is gone at the end" kill -0 "$_pid"
+	check "${d}_alive" "$d: pid $_pid is gone at the end" daemon_alive "$_pid"
 	kill -TERM "$_pid" 2>/dev/null
-	check "${d}_exit" "$d: did not exit within 5s of SIGTERM" wait_for 5 gone "$_pid"
+	check "${d}_exit" "$d: did not exit within 5s of SIGTERM" daemon_exit_status 5 "$_pid"
 	check "${d}_exit_log" "$d: no 'exiting on signal 15' line" grep -q 'exiting on signal 15' "$_err"
 	check "${d}_exit_files" "$d: pid file or status socket left behind" [ ! -e "$_pidf" -a ! -e "$_sock" ]
 done

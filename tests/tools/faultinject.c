@@ -12,6 +12,9 @@
 //   FAULTINJECT_LOG=/path      optional; one line is appended per state change
 //                              ("faultinject: trigger fired", "faultinject:
 //                              socket ino N stale" on the first refusal).
+//   FAULTINJECT_COUNT=/path    optional; holds the number of sends refused so
+//                              far by this process image, one number and a
+//                              newline (replaced by rename on each refusal).
 //   FAULTINJECT_STATE=/path    optional; where the identities of pre-trigger
 //                              sockets are appended (default: the trigger
 //                              path plus ".sockets"). A process image that
@@ -26,6 +29,8 @@
 // never touched. Without FAULTINJECT_TRIGGER nothing ever fails. write() and
 // writev() on a raw socket are not intercepted. The library prints nothing on
 // stdout/stderr.
+
+#if defined(__linux__)
 
 #include <dirent.h>
 #include <dlfcn.h>
@@ -326,6 +331,40 @@ __attribute__((constructor)) static void import_inherited(void)
     errno = saved;
 }
 
+// Counts one refused send in FAULTINJECT_COUNT, if it is set: the file is
+// rewritten through a rename, so a reader never sees it half written.
+static void count_refusal(void)
+{
+    static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
+    static unsigned long long refused;
+    const char *path = getenv("FAULTINJECT_COUNT");
+    if (path == NULL || path[0] == '\0')
+    {
+        return;
+    }
+    int saved = errno;
+    char tmp[4096];
+    char text[32];
+    pthread_mutex_lock(&count_lock);
+    refused++;
+    int n = snprintf(text, sizeof(text), "%llu\n", refused);
+    if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) < sizeof(tmp))
+    {
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        if (fd >= 0)
+        {
+            bool ok = write(fd, text, (size_t)n) == n;
+            close(fd);
+            if (ok)
+            {
+                rename(tmp, path);
+            }
+        }
+    }
+    pthread_mutex_unlock(&count_lock);
+    errno = saved;
+}
+
 // Decides whether a send on fd must be refused as stale; logs the first
 // refusal of each socket.
 static bool refuse_send(int fd)
@@ -360,6 +399,10 @@ static bool refuse_send(int fd)
         }
     }
     pthread_mutex_unlock(&table_lock);
+    if (refuse)
+    {
+        count_refusal();
+    }
     if (log_it)
     {
         char line[80];
@@ -388,71 +431,54 @@ int socket(int domain, int type, int protocol)
     return fd;
 }
 
-// Wrapper of sendto(2): stale sockets fail with EHOSTUNREACH.
+// The body of every send wrapper: a stale socket fails with EHOSTUNREACH,
+// a libc function that could not be found with ENOSYS, anything else goes
+// on to libc.
+#define SEND_THROUGH(real, ...)                                                \
+    do                                                                         \
+    {                                                                          \
+        pthread_once(&resolve_once, resolve);                                  \
+        if (refuse_send(fd))                                                   \
+        {                                                                      \
+            errno = EHOSTUNREACH;                                              \
+            return -1;                                                         \
+        }                                                                      \
+        if ((real) == NULL)                                                    \
+        {                                                                      \
+            errno = ENOSYS;                                                    \
+            return -1;                                                         \
+        }                                                                      \
+        return (real)(__VA_ARGS__);                                            \
+    } while (0)
+
+// Wrapper of sendto(2).
 ssize_t sendto(int fd, const void *buf, size_t len, int flags,
                const struct sockaddr *addr, socklen_t addrlen)
 {
-    pthread_once(&resolve_once, resolve);
-    if (refuse_send(fd))
-    {
-        errno = EHOSTUNREACH;
-        return -1;
-    }
-    if (real_sendto == NULL)
-    {
-        errno = ENOSYS;
-        return -1;
-    }
-    return real_sendto(fd, buf, len, flags, addr, addrlen);
+    SEND_THROUGH(real_sendto, fd, buf, len, flags, addr, addrlen);
 }
 
-// Wrapper of send(2): stale sockets fail with EHOSTUNREACH.
+// Wrapper of send(2).
 ssize_t send(int fd, const void *buf, size_t len, int flags)
 {
-    pthread_once(&resolve_once, resolve);
-    if (refuse_send(fd))
-    {
-        errno = EHOSTUNREACH;
-        return -1;
-    }
-    if (real_send == NULL)
-    {
-        errno = ENOSYS;
-        return -1;
-    }
-    return real_send(fd, buf, len, flags);
+    SEND_THROUGH(real_send, fd, buf, len, flags);
 }
 
-// Wrapper of sendmsg(2): stale sockets fail with EHOSTUNREACH.
+// Wrapper of sendmsg(2).
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-    pthread_once(&resolve_once, resolve);
-    if (refuse_send(fd))
-    {
-        errno = EHOSTUNREACH;
-        return -1;
-    }
-    if (real_sendmsg == NULL)
-    {
-        errno = ENOSYS;
-        return -1;
-    }
-    return real_sendmsg(fd, msg, flags);
+    SEND_THROUGH(real_sendmsg, fd, msg, flags);
 }
 
-// Wrapper of sendmmsg(2): stale sockets fail with EHOSTUNREACH.
+// Wrapper of sendmmsg(2).
 int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
 {
-    pthread_once(&resolve_once, resolve);
-    if (refuse_send(fd))
-    {
-        errno = EHOSTUNREACH;
-        return -1;
-    }
-    if (real_sendmmsg == NULL)
-    {
-        errno = ENOSYS;
-        return -1;
-    }
-    return real_sendmmsg(fd, vec, vlen, flags);
+    SEND_THROUGH(real_sendmmsg, fd, vec, vlen, flags);
 }
+
+#else
+
+// Elsewhere the library is empty: the tests that preload it are Linux-only.
+extern int faultinject_linux_only;
+
+#endif

@@ -8,6 +8,8 @@
 // Prints "frozen TID" once the thread is stopped, then "released TID" after
 // detaching, or "gone TID" if the thread exited meanwhile (exit status 0).
 
+#if defined(__linux__)
+
 #include <dirent.h>
 #include <err.h>
 #include <errno.h>
@@ -26,12 +28,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/tools.h"
+
 // Longest wait between checks of the frozen thread, as a safety net for exit
 // notifications that come without SIGCHLD (e.g. a traced leader released by
 // another thread's execve).
 #define CHECK_INTERVAL_MS 100
 
-static int sig_pipe[2] = {-1, -1};
+static int sig_fd = -1; // read end of the self-pipe
 
 // Prints the usage line and exits with status 2.
 static void usage(void)
@@ -40,63 +44,19 @@ static void usage(void)
     exit(2);
 }
 
-// Signal handler: only forwards the signal number into the self-pipe.
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    ssize_t r = write(sig_pipe[1], &b, 1);
-    (void)r;
-    errno = saved;
-}
-
-// Installs the self-pipe and handlers for SIGTERM, SIGINT and SIGCHLD.
-static void setup_signals(void)
-{
-    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-    {
-        err(1, "pipe2 self-pipe");
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    const int sigs[] = {SIGTERM, SIGINT, SIGCHLD};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-    {
-        if (sigaction(sigs[i], &sa, NULL) != 0)
-        {
-            err(1, "sigaction %s", strsignal(sigs[i]));
-        }
-    }
-}
-
 // Drains the self-pipe; returns true if a termination signal was among it.
 static bool drain_signals(void)
 {
     bool stop = false;
-    unsigned char buf[64];
-    ssize_t n;
-    while ((n = read(sig_pipe[0], buf, sizeof(buf))) > 0)
+    int sig;
+    while ((sig = selfpipe_take()) != 0)
     {
-        for (ssize_t i = 0; i < n; i++)
+        if (sig == SIGTERM || sig == SIGINT)
         {
-            if (buf[i] == SIGTERM || buf[i] == SIGINT)
-            {
-                stop = true;
-            }
+            stop = true;
         }
     }
     return stop;
-}
-
-// Returns CLOCK_MONOTONIC in milliseconds.
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 // Reads /proc/PID/task/TID/comm without the newline; false if unreadable.
@@ -228,17 +188,12 @@ int main(int argc, char **argv)
         switch (c)
         {
         case 'p':
-        {
-            char *end = NULL;
-            errno = 0;
-            pid_arg = strtol(optarg, &end, 10);
-            if (errno != 0 || end == optarg || *end != '\0' || pid_arg <= 0 ||
-                pid_arg > INT_MAX)
+            pid_arg = (long)parse_num("pid", optarg, INT_MAX);
+            if (pid_arg == 0)
             {
                 errx(2, "invalid pid '%s'", optarg);
             }
             break;
-        }
         case 't':
             name = optarg;
             break;
@@ -255,7 +210,8 @@ int main(int argc, char **argv)
     }
     pid_t pid = (pid_t)pid_arg;
 
-    setup_signals();
+    static const int sigs[] = {SIGTERM, SIGINT, SIGCHLD};
+    sig_fd = selfpipe_install(sigs, sizeof(sigs) / sizeof(sigs[0]));
     pid_t tid = find_thread(pid, name);
 
     if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0)
@@ -289,7 +245,7 @@ int main(int argc, char **argv)
     }
     say("frozen", tid);
 
-    int64_t deadline = now_ms() + hold_ms;
+    int64_t deadline = mono_ms() + hold_ms;
     for (;;)
     {
         // Reap every pending report of the thread before deciding anything.
@@ -321,13 +277,13 @@ int main(int argc, char **argv)
                 return 0;
             }
         }
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - mono_ms();
         if (left <= 0)
         {
             break;
         }
         int timeout = left < CHECK_INTERVAL_MS ? (int)left : CHECK_INTERVAL_MS;
-        struct pollfd pfd = {.fd = sig_pipe[0], .events = POLLIN};
+        struct pollfd pfd = {.fd = sig_fd, .events = POLLIN};
         int r = poll(&pfd, 1, timeout);
         if (r < 0 && errno != EINTR)
         {
@@ -363,3 +319,16 @@ int main(int argc, char **argv)
     say("released", tid);
     return 0;
 }
+
+#else
+
+#include <stdio.h>
+
+int
+main(void)
+{
+    fprintf(stderr, "freezer: needs Linux (ptrace PTRACE_SEIZE)\n");
+    return 2;
+}
+
+#endif

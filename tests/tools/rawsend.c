@@ -24,6 +24,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "../lib/tools.h"
+
 // Returns a short symbolic name for the errno values this test cares about.
 static const char *errno_name(int e)
 {
@@ -60,23 +62,31 @@ static void report(const char *step, ssize_t rc)
     fflush(stdout);
 }
 
-// Computes the internet checksum of a buffer (for the IPv4 ICMP header).
-static uint16_t inet_csum(const uint8_t *p, size_t len)
+// Creates the trigger file, if one was named, and says so; exits on error.
+static void create_trigger(const char *trigger)
 {
-    uint32_t sum = 0;
-    for (size_t i = 0; i + 1 < len; i += 2)
+    if (trigger == NULL)
     {
-        sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+        return;
     }
-    if (len & 1)
+    int fd = open(trigger, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0)
     {
-        sum += (uint32_t)p[len - 1] << 8;
+        err(1, "create %s", trigger);
     }
-    while (sum >> 16)
-    {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t)~sum;
+    close(fd);
+    printf("trigger created\n");
+    fflush(stdout);
+}
+
+// Prints the outcome of the step "FAMILY_STEP" of an address family.
+static void report_fam(const char *family, const char *step, ssize_t rc)
+{
+    int saved = errno;
+    char name[64];
+    snprintf(name, sizeof(name), "%s_%s", family, step);
+    errno = saved;
+    report(name, rc);
 }
 
 // Fills an ICMP or ICMPv6 echo request of 16 bytes into buf.
@@ -92,9 +102,7 @@ static size_t build_echo(uint8_t *buf, bool v6, uint16_t seq)
     if (!v6)
     {
         // The kernel fills in the ICMPv6 checksum; IPv4 needs ours.
-        uint16_t c = inet_csum(buf, 16);
-        buf[2] = (uint8_t)(c >> 8);
-        buf[3] = (uint8_t)c;
+        put16(buf + 2, csum_fold(csum_add(0, buf, 16)));
     }
     return 16;
 }
@@ -166,7 +174,6 @@ struct family
 // Opens the family's sockets and sends one echo before the trigger.
 static void phase_before(struct family *f)
 {
-    char step[64];
     f->s = open_raw(f->v6);
     f->conn = open_raw(f->v6);
     struct sockaddr_storage ss;
@@ -175,36 +182,28 @@ static void phase_before(struct family *f)
     {
         err(1, "connect raw %s", f->name);
     }
-    snprintf(step, sizeof(step), "%s_before_sendto", f->name);
-    report(step, echo_sendto(f->s, f->v6, 1));
+    report_fam(f->name, "before_sendto", echo_sendto(f->s, f->v6, 1));
     uint8_t buf[16];
     size_t n = build_echo(buf, f->v6, 2);
-    snprintf(step, sizeof(step), "%s_before_send", f->name);
-    report(step, send(f->conn, buf, n, 0));
+    report_fam(f->name, "before_send", send(f->conn, buf, n, 0));
 }
 
 // Exercises the family's old sockets, a dup of one, and a fresh socket
 // dup3()'d onto the old fd number, after the trigger.
 static void phase_after(struct family *f)
 {
-    char step[64];
-    snprintf(step, sizeof(step), "%s_after_sendto", f->name);
-    report(step, echo_sendto(f->s, f->v6, 3));
-    snprintf(step, sizeof(step), "%s_after_sendto_again", f->name);
-    report(step, echo_sendto(f->s, f->v6, 4));
+    report_fam(f->name, "after_sendto", echo_sendto(f->s, f->v6, 3));
+    report_fam(f->name, "after_sendto_again", echo_sendto(f->s, f->v6, 4));
     uint8_t buf[16];
     size_t n = build_echo(buf, f->v6, 5);
-    snprintf(step, sizeof(step), "%s_after_send", f->name);
-    report(step, send(f->conn, buf, n, 0));
-    snprintf(step, sizeof(step), "%s_after_sendmsg", f->name);
-    report(step, echo_sendmsg(f->s, f->v6, 6));
+    report_fam(f->name, "after_send", send(f->conn, buf, n, 0));
+    report_fam(f->name, "after_sendmsg", echo_sendmsg(f->s, f->v6, 6));
     int d = dup(f->s);
     if (d < 0)
     {
         err(1, "dup raw %s", f->name);
     }
-    snprintf(step, sizeof(step), "%s_after_dup_sendto", f->name);
-    report(step, echo_sendto(d, f->v6, 7));
+    report_fam(f->name, "after_dup_sendto", echo_sendto(d, f->v6, 7));
     close(d);
 
     int fresh = open_raw(f->v6);
@@ -213,12 +212,9 @@ static void phase_after(struct family *f)
         err(1, "dup3 raw %s onto fd %d", f->name, f->s);
     }
     close(fresh);
-    snprintf(step, sizeof(step), "%s_fresh_dup3_sendto", f->name);
-    report(step, echo_sendto(f->s, f->v6, 8));
-    snprintf(step, sizeof(step), "%s_fresh_dup3_sendmsg", f->name);
-    report(step, echo_sendmsg(f->s, f->v6, 9));
-    snprintf(step, sizeof(step), "%s_after_send_still", f->name);
-    report(step, send(f->conn, buf, n, 0));
+    report_fam(f->name, "fresh_dup3_sendto", echo_sendto(f->s, f->v6, 8));
+    report_fam(f->name, "fresh_dup3_sendmsg", echo_sendmsg(f->s, f->v6, 9));
+    report_fam(f->name, "after_send_still", send(f->conn, buf, n, 0));
     close(f->s);
     close(f->conn);
 }
@@ -240,17 +236,7 @@ static void exec_first(const char *trigger)
         report(v6 ? "exec_v6_before_sendto" : "exec_v4_before_sendto",
                echo_sendto(fds[i], v6, 1));
     }
-    if (trigger != NULL)
-    {
-        int fd = open(trigger, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-        {
-            err(1, "create %s", trigger);
-        }
-        close(fd);
-        printf("trigger created\n");
-        fflush(stdout);
-    }
+    create_trigger(trigger);
     char arg[32];
     snprintf(arg, sizeof(arg), "%d,%d", fds[0], fds[1]);
     char self[4096];
@@ -354,17 +340,7 @@ int main(int argc, char **argv)
     }
     report("udp_before_sendto",
            sendto(udp, "x", 1, 0, (struct sockaddr *)&ua, sizeof(ua)));
-    if (trigger != NULL)
-    {
-        int fd = open(trigger, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-        if (fd < 0)
-        {
-            err(1, "create %s", trigger);
-        }
-        close(fd);
-        printf("trigger created\n");
-        fflush(stdout);
-    }
+    create_trigger(trigger);
     for (int i = 0; i < 2; i++)
     {
         phase_after(&fams[i]);

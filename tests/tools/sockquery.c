@@ -26,44 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/tools.h"
+
 static int              quiet;          // polling modes: no message per failed query
-
-static long
-elapsed_ms(
-    const struct timespec * start)
-{
-    struct timespec     now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
-// Connect to the socket; -1 with errno on failure
-static int
-connect_to(
-    const char *        path)
-{
-    struct sockaddr_un  sa;
-    int                 fd;
-
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0)
-    {
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-    {
-        int saved = errno;
-
-        close(fd);
-        errno = saved;
-        return -1;
-    }
-    return fd;
-}
 
 // One query: read until EOF or the timeout; the line goes to out
 static int
@@ -80,11 +45,11 @@ until(
     long                timeout,
     int                 want_healthy)
 {
-    struct timespec     start;
+    int64_t             start;
     char                line[512];
 
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    while (elapsed_ms(&start) < timeout)
+    start = mono_ms();
+    while ((long) (mono_ms() - start) < timeout)
     {
         unsigned long   avg = 0;
         unsigned long   sd = 0;
@@ -106,7 +71,7 @@ until(
                     if (sscanf(p ? p : line, " %lu", &avg) == 1 &&
                         (want_healthy ? (loss < 100 && avg > 0) : loss == 100))
                     {
-                        printf("after_ms %ld %lu %lu %lu\n", elapsed_ms(&start), avg, sd, loss);
+                        printf("after_ms %ld %lu %lu %lu\n", (long) (mono_ms() - start), avg, sd, loss);
                         return 0;
                     }
                 }
@@ -125,16 +90,16 @@ query(
     long                timeout,
     int                 show_time)
 {
-    struct timespec     start;
+    int64_t             start;
     char                buf[512];
     int                 rc;
 
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    start = mono_ms();
     rc = query_line(path, timeout, buf, sizeof(buf));
     fputs(buf, stdout);
     if (show_time)
     {
-        fprintf(stderr, "elapsed_ms %ld\n", elapsed_ms(&start));
+        fprintf(stderr, "elapsed_ms %ld\n", (long) (mono_ms() - start));
     }
     return rc;
 }
@@ -146,15 +111,15 @@ query_line(
     char *              out,
     size_t              outlen)
 {
-    struct timespec     start;
+    int64_t             start;
     char                buf[512];
     size_t              len = 0;
     int                 fd;
     int                 rc = 2;
 
     out[0] = '\0';
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    fd = connect_to(path);
+    start = mono_ms();
+    fd = unix_connect(path);
     if (fd < 0)
     {
         if (!quiet)
@@ -166,14 +131,14 @@ query_line(
     for (;;)
     {
         struct pollfd   pfd = { fd, POLLIN, 0 };
-        long            left = timeout - elapsed_ms(&start);
+        long            left = timeout - (long) (mono_ms() - start);
         ssize_t         n;
 
         if (left <= 0 || poll(&pfd, 1, (int) left) <= 0)
         {
             if (!quiet)
             {
-                fprintf(stderr, "sockquery: %s: timeout after %ldms\n", path, elapsed_ms(&start));
+                fprintf(stderr, "sockquery: %s: timeout after %ldms\n", path, (long) (mono_ms() - start));
             }
             break;
         }
@@ -220,10 +185,10 @@ main(
             mode = optarg;
             break;
         case 'n':
-            count = strtol(optarg, NULL, 10);
+            count = (long) parse_num("count", optarg, 1000000);
             break;
         case 't':
-            timeout = strtol(optarg, NULL, 10);
+            timeout = (long) parse_num("timeout", optarg, 86400000);
             break;
         case 'T':
             show_time = 1;
@@ -254,7 +219,7 @@ main(
 
         for (i = 0; i < count; i++)
         {
-            int fd = connect_to(argv[optind]);
+            int fd = unix_connect(argv[optind]);
 
             if (fd < 0)
             {
@@ -272,7 +237,7 @@ main(
 
         for (i = 0; fds && i < count; i++)
         {
-            fds[i] = connect_to(argv[optind]);
+            fds[i] = unix_connect(argv[optind]);
             if (fds[i] < 0)
             {
                 fprintf(stderr, "sockquery: connect %s: %s\n", argv[optind], strerror(errno));

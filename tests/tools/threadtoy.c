@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/tools.h"
+
 #define TICK_MS 10
 
 static long generation = 1;
@@ -86,19 +88,6 @@ static void *execer(void *arg)
     return NULL;
 }
 
-// Parses a decimal option value or exits naming the option.
-static long parse_long(const char *what, const char *text)
-{
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno != 0 || end == text || *end != '\0' || v < 0)
-    {
-        errx(2, "invalid %s '%s'", what, text);
-    }
-    return v;
-}
-
 // Entry point: start the threads, then count on the main thread until the
 // lifetime is over.
 int main(int argc, char **argv)
@@ -109,13 +98,13 @@ int main(int argc, char **argv)
         switch (c)
         {
         case 'g':
-            generation = parse_long("generation", optarg);
+            generation = (long)parse_num("generation", optarg, LONG_MAX);
             break;
         case 'x':
             exec_file = optarg;
             break;
         case 'T':
-            lifetime_s = parse_long("lifetime_s", optarg);
+            lifetime_s = (long)parse_num("lifetime_s", optarg, LONG_MAX / 1000);
             break;
         default:
             fprintf(stderr, "usage: threadtoy [-g generation] "

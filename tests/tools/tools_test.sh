@@ -4,84 +4,13 @@
 # answers pings itself), freezer (stops one thread of a process) and
 # faultinject.so (simulated FreeBSD stale-socket behaviour). The binaries are
 # expected next to this script, built from the sources here. Needs root, ip
-# and ping. Network namespaces are named dpt_*; each one is recorded in
-# netns.list before it is created and cleanup deletes exactly those. Every
-# background process is recorded in pids.list ("PID COMM") and cleanup kills
-# exactly those that still carry that name.
+# and ping. Namespaces and background processes go through the helper
+# library (tests/lib/netns.subr), which records them and removes exactly
+# those in cleanup.
+
+. "$(atf_get_srcdir)/../lib/netns.subr"
 
 UPCMD='ip link set dev $TUNPEER_IF up && ip addr add 10.9.0.1 peer 10.9.0.2 dev $TUNPEER_IF && ip -6 addr add fd00:9::1 peer fd00:9::2 dev $TUNPEER_IF nodad'
-
-# require_tools NAME...: fails the test case unless every named tool is built
-# next to this script. Called in the body itself, never in a subshell.
-require_tools()
-{
-    for tt_name in "$@"; do
-        [ -f "$(atf_get_srcdir)/$tt_name" ] ||
-            atf_fail "$tt_name is not built in $(atf_get_srcdir)"
-    done
-}
-
-# tool NAME: prints the path of a built tool (checked by require_tools).
-tool()
-{
-    echo "$(atf_get_srcdir)/$1"
-}
-
-# wait_for SECONDS DESCRIPTION COMMAND...: runs COMMAND every 50 ms until it
-# succeeds; fails the test case once SECONDS have passed.
-wait_for()
-{
-    tt_wf_limit=$1
-    tt_wf_desc=$2
-    shift 2
-    tt_wf_end=$(( $(date +%s) + tt_wf_limit ))
-    while ! "$@"; do
-        if [ "$(date +%s)" -ge "$tt_wf_end" ]; then
-            atf_fail "timed out after ${tt_wf_limit}s waiting for ${tt_wf_desc}"
-        fi
-        sleep 0.05
-    done
-}
-
-# new_netns NAME: records NAME, creates the namespace and brings lo up.
-new_netns()
-{
-    echo "$1" >> netns.list
-    atf_check ip netns add "$1"
-    atf_check ip -n "$1" link set lo up
-}
-
-# remember PID COMM: records a background process for cleanup.
-remember()
-{
-    echo "$1 $2" >> pids.list
-}
-
-# alive PID: true while PID exists and is not a zombie.
-alive()
-{
-    [ -r "/proc/$1/stat" ] || return 1
-    tt_st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
-    [ -n "$tt_st" ] && [ "$tt_st" != Z ]
-}
-
-# dead PID: the negation of alive, usable with wait_for.
-dead()
-{
-    ! alive "$1"
-}
-
-# file_is FILE TEXT: true if FILE exists and holds exactly TEXT.
-file_is()
-{
-    [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]
-}
-
-# has_line FILE REGEX: true if some line of FILE matches REGEX.
-has_line()
-{
-    [ -f "$1" ] && grep -q -- "$2" "$1"
-}
 
 # last_count FILE LABEL: prints the number of the last "LABEL N" line (or 0).
 last_count()
@@ -90,8 +19,8 @@ last_count()
     echo "${tt_n:-0}"
 }
 
-# count_above FILE LABEL N: true once the last LABEL count is above N.
-count_above()
+# last_count_above FILE LABEL N: true once the last LABEL count is above N.
+last_count_above()
 {
     [ "$(last_count "$1" "$2")" -gt "$3" ]
 }
@@ -100,33 +29,6 @@ count_above()
 thread_state()
 {
     sed 's/.*) //' "/proc/$1/task/$2/stat" | cut -d' ' -f1
-}
-
-# cleanup_all: kills the recorded processes and deletes the recorded netns.
-cleanup_all()
-{
-    if [ -f pids.list ]; then
-        while read -r tt_pid tt_comm; do
-            if [ "$(cat "/proc/$tt_pid/comm" 2>/dev/null)" = "$tt_comm" ]; then
-                kill -KILL "$tt_pid" 2>/dev/null
-            fi
-        done < pids.list
-        # Give the killed processes a bounded moment to disappear.
-        tt_end=$(( $(date +%s) + 5 ))
-        while read -r tt_pid tt_comm; do
-            while alive "$tt_pid" &&
-                [ "$(cat "/proc/$tt_pid/comm" 2>/dev/null)" = "$tt_comm" ] &&
-                [ "$(date +%s)" -lt "$tt_end" ]; do
-                sleep 0.05
-            done
-        done < pids.list
-    fi
-    if [ -f netns.list ]; then
-        while read -r tt_ns; do
-            ip netns del "$tt_ns" 2>/dev/null
-        done < netns.list
-    fi
-    return 0
 }
 
 # ---------------------------------------------------------------- tunpeer
@@ -141,18 +43,17 @@ start_tunpeer()
     ip netns exec "$tt_ns" "$(tool tunpeer)" -i tun0 -c "$UPCMD" \
         -r "$(pwd)/ready" -p "$(pwd)/tunpeer.pid" "$@" 2> tunpeer.err &
     TP_PID=$!
-    remember "$TP_PID" tunpeer
-    wait_for 10 "tunpeer generation 1" file_is ready 1
+    pid_record "$TP_PID"
+    wait_for 10 file_has ready '^1$' ||
+        atf_fail "timed out waiting for tunpeer generation 1: $(oneline tunpeer.err)"
 }
 
 # stop_tunpeer: sends SIGTERM, waits for exit 0 and the counters line.
 stop_tunpeer()
 {
     kill -TERM "$TP_PID"
-    wait_for 10 "tunpeer to exit" dead "$TP_PID"
-    wait "$TP_PID"
-    tt_rc=$?
-    [ "$tt_rc" -eq 0 ] || atf_fail "tunpeer exited with $tt_rc: $(cat tunpeer.err)"
+    daemon_exit_status 10 "$TP_PID" || atf_fail "timed out waiting for tunpeer to exit"
+    [ "$DP_RC" -eq 0 ] || atf_fail "tunpeer exited with $DP_RC: $(oneline tunpeer.err)"
     atf_check -o match:'^tunpeer: requests [0-9]+ replies [0-9]+ dropped [0-9]+$' \
         tail -n 1 tunpeer.err
 }
@@ -192,9 +93,9 @@ tunpeer_ping_head()
 }
 tunpeer_ping_body()
 {
-    require_tools tunpeer
-    ns=dpt_tp1_$$
-    new_netns "$ns"
+    check_built "$(tool tunpeer)"
+    netns_init
+    ns=$(netns_mk tp1) || atf_fail "cannot make the namespace"
     start_tunpeer "$ns"
     atf_check -o match:'3 received' \
         ip netns exec "$ns" ping -c 3 -i 0.2 -W 2 10.9.0.2
@@ -214,7 +115,7 @@ tunpeer_ping_body()
 }
 tunpeer_ping_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case tunpeer_recreate cleanup
@@ -227,16 +128,17 @@ tunpeer_recreate_head()
 }
 tunpeer_recreate_body()
 {
-    require_tools tunpeer
-    ns=dpt_tp2_$$
-    new_netns "$ns"
+    check_built "$(tool tunpeer)"
+    netns_init
+    ns=$(netns_mk tp2) || atf_fail "cannot make the namespace"
     start_tunpeer "$ns" -g 100
     idx1=$(ifindex "$ns")
     [ -n "$idx1" ] || atf_fail "tun0 not found after start"
     atf_check -o ignore ip netns exec "$ns" ping -c 1 -W 2 10.9.0.2
 
     kill -USR1 "$TP_PID"
-    wait_for 10 "tunpeer generation 2" file_is ready 2
+    wait_for 10 file_has ready '^2$' ||
+        atf_fail "timed out waiting for tunpeer generation 2"
     idx2=$(ifindex "$ns")
     [ -n "$idx2" ] || atf_fail "tun0 not found after recreation"
     [ "$idx1" != "$idx2" ] || atf_fail "ifindex unchanged ($idx1) after SIGUSR1"
@@ -246,19 +148,22 @@ tunpeer_recreate_body()
         ip netns exec "$ns" ping -6 -c 2 -i 0.2 -W 2 fd00:9::2
 
     kill -USR2 "$TP_PID"
-    wait_for 10 "tunpeer to mute" ping_fails "$ns" 10.9.0.2
+    wait_for 10 ping_fails "$ns" 10.9.0.2 ||
+        atf_fail "timed out waiting for tunpeer to mute"
     atf_check -s exit:1 -o match:'3 packets transmitted, 0 received' \
         ip netns exec "$ns" ping -c 3 -i 0.2 -W 1 10.9.0.2
     atf_check -s exit:1 -o match:'0 received' \
         ip netns exec "$ns" ping -6 -c 1 -W 1 fd00:9::2
     kill -USR2 "$TP_PID"
-    wait_for 10 "tunpeer to unmute" ping_ok "$ns" 10.9.0.2
+    wait_for 10 ping_ok "$ns" 10.9.0.2 ||
+        atf_fail "timed out waiting for tunpeer to unmute"
     atf_check -o match:'2 received' \
         ip netns exec "$ns" ping -6 -c 2 -i 0.2 -W 2 fd00:9::2
 
     # A second recreation works too.
     kill -USR1 "$TP_PID"
-    wait_for 10 "tunpeer generation 3" file_is ready 3
+    wait_for 10 file_has ready '^3$' ||
+        atf_fail "timed out waiting for tunpeer generation 3"
     idx3=$(ifindex "$ns")
     [ "$idx3" != "$idx2" ] || atf_fail "ifindex unchanged ($idx2) after 2nd SIGUSR1"
     atf_check -o ignore ip netns exec "$ns" ping -c 1 -W 2 10.9.0.2
@@ -266,7 +171,7 @@ tunpeer_recreate_body()
 }
 tunpeer_recreate_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case tunpeer_delay_loss cleanup
@@ -278,9 +183,9 @@ tunpeer_delay_loss_head()
 }
 tunpeer_delay_loss_body()
 {
-    require_tools tunpeer
-    ns=dpt_tp3_$$
-    new_netns "$ns"
+    check_built "$(tool tunpeer)"
+    netns_init
+    ns=$(netns_mk tp3) || atf_fail "cannot make the namespace"
 
     start_tunpeer "$ns" -d 50
     atf_check -o save:ping4.txt ip netns exec "$ns" ping -c 4 -i 0.2 -W 2 10.9.0.2
@@ -315,7 +220,7 @@ tunpeer_delay_loss_body()
 }
 tunpeer_delay_loss_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case tunpeer_upcmd_fails cleanup
@@ -327,22 +232,23 @@ tunpeer_upcmd_fails_head()
 }
 tunpeer_upcmd_fails_body()
 {
-    require_tools tunpeer
-    ns=dpt_tp4_$$
-    new_netns "$ns"
+    check_built "$(tool tunpeer)"
+    netns_init
+    ns=$(netns_mk tp4) || atf_fail "cannot make the namespace"
     ip netns exec "$ns" "$(tool tunpeer)" -i tun0 -c 'exit 3' \
         -r "$(pwd)/ready" 2> tunpeer.err &
     TP_PID=$!
-    remember "$TP_PID" tunpeer
-    wait_for 10 "the up_cmd error" has_line tunpeer.err "up_cmd 'exit 3' exited with status 3"
-    alive "$TP_PID" || atf_fail "tunpeer exited after a failing up_cmd"
+    pid_record "$TP_PID"
+    wait_for 10 file_has tunpeer.err "up_cmd 'exit 3' exited with status 3" ||
+        atf_fail "timed out waiting for the up_cmd error"
+    proc_alive "$TP_PID" || atf_fail "tunpeer exited after a failing up_cmd"
     atf_check -o ignore ip -n "$ns" link show dev tun0
     [ ! -e ready ] || atf_fail "readyfile written although up_cmd failed"
     stop_tunpeer
 }
 tunpeer_upcmd_fails_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 # ---------------------------------------------------------------- freezer
@@ -355,29 +261,28 @@ start_toy()
     shift
     "$(tool threadtoy)" -T 120 "$@" >> "$tt_out" &
     TOY_PID=$!
-    remember "$TOY_PID" threadtoy
-    wait_for 10 "threadtoy ticker" count_above "$tt_out" ticker 2
-    wait_for 10 "threadtoy main" count_above "$tt_out" main 2
+    pid_record "$TOY_PID"
+    wait_for 10 last_count_above "$tt_out" ticker 2 ||
+        atf_fail "timed out waiting for threadtoy ticker"
+    wait_for 10 last_count_above "$tt_out" main 2 ||
+        atf_fail "timed out waiting for threadtoy main"
 }
 
-# start_freezer OUTFILE THREAD SECONDS: starts freezer on TOY_PID, sets
-# FZ_PID and waits for "frozen TID"; sets FZ_TID.
+# start_freezer OUTFILE THREAD SECONDS: starts freezer on TOY_PID (its
+# stdout and stderr to OUTFILE), waits for "frozen TID"; sets FZ_PID, FZ_TID.
 start_freezer()
 {
-    "$(tool freezer)" -p "$TOY_PID" -t "$2" -s "$3" > "$1" 2> "$1.err" &
-    FZ_PID=$!
-    remember "$FZ_PID" freezer
-    wait_for 10 "freezer to report frozen" has_line "$1" '^frozen [0-9]*$'
+    freeze "$TOY_PID" "$2" "$3" "$1" ||
+        atf_fail "timed out waiting for freezer to report frozen: $(oneline "$1")"
+    FZ_PID=$FREEZER
     FZ_TID=$(sed -n 's/^frozen //p' "$1")
 }
 
-# finish_freezer: waits for the freezer to exit and checks status 0.
+# finish_freezer SECONDS: waits for the freezer to exit and checks status 0.
 finish_freezer()
 {
-    wait_for "$1" "freezer to exit" dead "$FZ_PID"
-    wait "$FZ_PID"
-    tt_rc=$?
-    [ "$tt_rc" -eq 0 ] || atf_fail "freezer exited with $tt_rc"
+    daemon_exit_status "$1" "$FZ_PID" || atf_fail "timed out waiting for freezer to exit"
+    [ "$DP_RC" -eq 0 ] || atf_fail "freezer exited with $DP_RC"
 }
 
 # assert_stalled OUTFILE FROZEN RUNNING: the FROZEN label's count does not
@@ -386,7 +291,8 @@ assert_stalled()
 {
     tt_before=$(last_count "$1" "$2")
     tt_ref=$(last_count "$1" "$3")
-    wait_for 10 "$3 to keep counting" count_above "$1" "$3" $((tt_ref + 30))
+    wait_for 10 last_count_above "$1" "$3" $((tt_ref + 30)) ||
+        atf_fail "timed out waiting for $3 to keep counting"
     tt_after=$(last_count "$1" "$2")
     [ "$tt_before" -eq "$tt_after" ] ||
         atf_fail "$2 counted on while frozen ($tt_before -> $tt_after)"
@@ -400,7 +306,8 @@ freezer_thread_head()
 }
 freezer_thread_body()
 {
-    require_tools freezer threadtoy
+    require_linux "the ptrace thread freezer"
+    check_built "$(tool freezer)" "$(tool threadtoy)"
     start_toy toy.out
     start_freezer fz.out ticker 2
     [ "$FZ_TID" != "$TOY_PID" ] || atf_fail "froze the main thread, not ticker"
@@ -412,13 +319,13 @@ freezer_thread_body()
     frozen_at=$(last_count toy.out ticker)
     finish_freezer 10
     atf_check -o inline:"frozen $FZ_TID\nreleased $FZ_TID\n" cat fz.out
-    atf_check -o empty cat fz.out.err
-    wait_for 10 "ticker to resume" count_above toy.out ticker "$frozen_at"
-    alive "$TOY_PID" || atf_fail "threadtoy died"
+    wait_for 10 last_count_above toy.out ticker "$frozen_at" ||
+        atf_fail "timed out waiting for ticker to resume"
+    proc_alive "$TOY_PID" || atf_fail "threadtoy died"
 }
 freezer_thread_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case freezer_main cleanup
@@ -429,7 +336,8 @@ freezer_main_head()
 }
 freezer_main_body()
 {
-    require_tools freezer threadtoy
+    require_linux "the ptrace thread freezer"
+    check_built "$(tool freezer)" "$(tool threadtoy)"
     start_toy toy.out
     start_freezer fz.out main 60
     [ "$FZ_TID" = "$TOY_PID" ] || atf_fail "main should be TID $TOY_PID, got $FZ_TID"
@@ -438,11 +346,12 @@ freezer_main_body()
     kill -TERM "$FZ_PID"
     finish_freezer 5
     atf_check -o inline:"frozen $FZ_TID\nreleased $FZ_TID\n" cat fz.out
-    wait_for 10 "main to resume" count_above toy.out main "$frozen_at"
+    wait_for 10 last_count_above toy.out main "$frozen_at" ||
+        atf_fail "timed out waiting for main to resume"
 }
 freezer_main_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case freezer_gone cleanup
@@ -453,7 +362,8 @@ freezer_gone_head()
 }
 freezer_gone_body()
 {
-    require_tools freezer threadtoy
+    require_linux "the ptrace thread freezer"
+    check_built "$(tool freezer)" "$(tool threadtoy)"
     start_toy toy.out
     start_freezer fz.out ticker 60
     kill -KILL "$TOY_PID"
@@ -462,7 +372,7 @@ freezer_gone_body()
 }
 freezer_gone_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case freezer_exec cleanup
@@ -474,28 +384,29 @@ freezer_exec_head()
 }
 freezer_exec_body()
 {
-    require_tools freezer threadtoy
+    require_linux "the ptrace thread freezer"
+    check_built "$(tool freezer)" "$(tool threadtoy)"
     for target in ticker main; do
         rm -f go "toy_$target.out"
         start_toy "toy_$target.out" -x "$(pwd)/go"
         start_freezer "fz_$target.out" "$target" 60
         : > go
-        wait_for 10 "the re-executed generation ($target frozen)" \
-            has_line "toy_$target.out" "^start gen 2 pid $TOY_PID\$"
+        wait_for 10 file_has "toy_$target.out" "^start gen 2 pid $TOY_PID\$" ||
+            atf_fail "timed out waiting for the re-executed generation ($target frozen)"
         finish_freezer 10
         atf_check -o inline:"frozen $FZ_TID\ngone $FZ_TID\n" cat "fz_$target.out"
         # The new image runs both threads again, none of them stopped.
         n=$(grep -n '^start gen 2' "toy_$target.out" | cut -d: -f1)
-        wait_for 10 "gen 2 ticker" sh -c \
-            "tail -n +$n toy_$target.out | grep -q '^ticker 5\$'"
-        wait_for 10 "gen 2 main" sh -c \
-            "tail -n +$n toy_$target.out | grep -q '^main 5\$'"
+        wait_for 10 sh -c "tail -n +$n toy_$target.out | grep -q '^ticker 5\$'" ||
+            atf_fail "timed out waiting for gen 2 ticker"
+        wait_for 10 sh -c "tail -n +$n toy_$target.out | grep -q '^main 5\$'" ||
+            atf_fail "timed out waiting for gen 2 main"
         kill -KILL "$TOY_PID"
     done
 }
 freezer_exec_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case freezer_errors cleanup
@@ -506,7 +417,8 @@ freezer_errors_head()
 }
 freezer_errors_body()
 {
-    require_tools freezer threadtoy
+    require_linux "the ptrace thread freezer"
+    check_built "$(tool freezer)" "$(tool threadtoy)"
     start_toy toy.out
     atf_check -s exit:1 -e match:"^freezer: thread 'nosuch' in process $TOY_PID: not found\$" \
         "$(tool freezer)" -p "$TOY_PID" -t nosuch -s 1
@@ -525,7 +437,7 @@ freezer_errors_body()
 }
 freezer_errors_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 # ---------------------------------------------------------------- faultinject
@@ -541,6 +453,7 @@ run_rawsend()
         LD_PRELOAD="$(tool faultinject.so)" \
         FAULTINJECT_TRIGGER="$(pwd)/trigger" \
         FAULTINJECT_LOG="$(pwd)/fi.log" \
+        FAULTINJECT_COUNT="$(pwd)/refused" \
         "$(tool rawsend)" "$@"
 }
 
@@ -560,16 +473,17 @@ atf_test_case faultinject_stale cleanup
 faultinject_stale_head()
 {
     atf_set "descr" "faultinject: pre-trigger raw ICMP sockets fail with" \
-        "EHOSTUNREACH forever, new ones (dup3'd onto the old fd) work"
+        "EHOSTUNREACH forever, new ones (dup3'd onto the old fd) work;" \
+        "FAULTINJECT_COUNT counts the refusals"
     atf_set "require.user" "root"
     atf_set "require.progs" "ip"
 }
 faultinject_stale_body()
 {
-    require_tools faultinject.so rawsend
-    ns=dpt_fi1_$$
-    new_netns "$ns"
-    rm -f trigger fi.log
+    check_built "$(tool faultinject.so)" "$(tool rawsend)"
+    netns_init
+    ns=$(netns_mk fi1) || atf_fail "cannot make the namespace"
+    rm -f trigger fi.log refused
     run_rawsend "$ns" out.txt -t "$(pwd)/trigger"
     for fam in v4 v6; do
         expect_steps out.txt ok ${fam}_before_sendto ${fam}_before_send \
@@ -582,6 +496,8 @@ faultinject_stale_body()
     atf_check -o inline:'faultinject: trigger fired\n' head -n 1 fi.log
     atf_check -o inline:'4\n' grep -c '^faultinject: socket ino [0-9]* stale$' fi.log
     atf_check -o inline:'5 fi.log\n' wc -l fi.log
+    # Six refused sends per family, counted
+    atf_check -o inline:'12\n' cat refused
 
     # The same program without the library: every step works.
     atf_check -o save:plain.txt ip netns exec "$ns" "$(tool rawsend)" \
@@ -590,7 +506,7 @@ faultinject_stale_body()
 }
 faultinject_stale_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case faultinject_quiet cleanup
@@ -603,14 +519,15 @@ faultinject_quiet_head()
 }
 faultinject_quiet_body()
 {
-    require_tools faultinject.so rawsend
-    ns=dpt_fi2_$$
-    new_netns "$ns"
+    check_built "$(tool faultinject.so)" "$(tool rawsend)"
+    netns_init
+    ns=$(netns_mk fi2) || atf_fail "cannot make the namespace"
     # Trigger never created: nothing fails, nothing is logged.
-    rm -f trigger fi.log
+    rm -f trigger fi.log refused
     run_rawsend "$ns" none.txt
     atf_check -s exit:1 grep -v ' ok$' none.txt
     [ ! -e fi.log ] || atf_fail "log written without a trigger: $(cat fi.log)"
+    [ ! -e refused ] || atf_fail "refusals counted without a trigger: $(cat refused)"
     # Trigger present from the start: all sockets are post-trigger and work.
     : > trigger
     run_rawsend "$ns" post.txt
@@ -626,7 +543,7 @@ faultinject_quiet_body()
 }
 faultinject_quiet_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_test_case faultinject_exec cleanup
@@ -639,9 +556,9 @@ faultinject_exec_head()
 }
 faultinject_exec_body()
 {
-    require_tools faultinject.so rawsend
-    ns=dpt_fi3_$$
-    new_netns "$ns"
+    check_built "$(tool faultinject.so)" "$(tool rawsend)"
+    netns_init
+    ns=$(netns_mk fi3) || atf_fail "cannot make the namespace"
     rm -f trigger trigger.sockets fi.log
     run_rawsend "$ns" exec.txt -X -t "$(pwd)/trigger"
     expect_steps exec.txt ok exec_v4_before_sendto exec_v6_before_sendto \
@@ -656,7 +573,7 @@ faultinject_exec_body()
 }
 faultinject_exec_cleanup()
 {
-    cleanup_all
+    netns_cleanup
 }
 
 atf_init_test_cases()

@@ -10,6 +10,8 @@
 //                [-d delay_ms] [-j jitter_ms] [-l loss_pct] [-s seed]
 //                [-g gap_ms]
 
+#if defined(__linux__)
+
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +29,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../lib/tools.h"
 
 #define PKT_MAX 65536
 #define QUEUE_MAX 4096
@@ -84,7 +88,7 @@ struct state
     unsigned long long dropped;
 };
 
-static int sig_pipe[2] = {-1, -1};
+static int sig_fd = -1;    // read end of the self-pipe
 static struct config cfg;
 static struct state st;
 
@@ -98,32 +102,6 @@ static void usage(void)
     exit(2);
 }
 
-// Parses a decimal unsigned number within [0, max] or exits naming the option.
-static unsigned long long parse_num(const char *what, const char *text,
-                                    unsigned long long max)
-{
-    char *end = NULL;
-    errno = 0;
-    if (text[0] == '-' || text[0] == '\0')
-    {
-        errx(2, "invalid %s '%s'", what, text);
-    }
-    unsigned long long v = strtoull(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v > max)
-    {
-        errx(2, "invalid %s '%s'", what, text);
-    }
-    return v;
-}
-
-// Returns CLOCK_MONOTONIC in nanoseconds.
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 // Returns the next value of the splitmix64 pseudo-random generator.
 static uint64_t rng_next(void)
 {
@@ -132,95 +110,6 @@ static uint64_t rng_next(void)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
-}
-
-// Signal handler: only forwards the signal number into the self-pipe.
-static void on_signal(int sig)
-{
-    int saved = errno;
-    unsigned char b = (unsigned char)sig;
-    ssize_t r = write(sig_pipe[1], &b, 1);
-    (void)r;
-    errno = saved;
-}
-
-// Installs the self-pipe and the handlers for the signals the loop acts on.
-static void setup_signals(void)
-{
-    if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-    {
-        err(1, "pipe2 self-pipe");
-    }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESTART;
-    sigemptyset(&sa.sa_mask);
-    const int sigs[] = {SIGUSR1, SIGUSR2, SIGTERM, SIGINT};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-    {
-        if (sigaction(sigs[i], &sa, NULL) != 0)
-        {
-            err(1, "sigaction %s", strsignal(sigs[i]));
-        }
-    }
-    signal(SIGPIPE, SIG_IGN);
-}
-
-// Adds bytes to a ones'-complement checksum accumulator (RFC 1071 order).
-static uint64_t csum_add(uint64_t sum, const uint8_t *p, size_t len)
-{
-    while (len > 1)
-    {
-        sum += (uint64_t)p[0] << 8 | p[1];
-        p += 2;
-        len -= 2;
-    }
-    if (len == 1)
-    {
-        sum += (uint64_t)p[0] << 8;
-    }
-    return sum;
-}
-
-// Folds an accumulator into the final 16-bit internet checksum.
-static uint16_t csum_fold(uint64_t sum)
-{
-    while (sum >> 16)
-    {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    return (uint16_t)~sum;
-}
-
-// Stores a 16-bit value in network byte order.
-static void put16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)(v & 0xff);
-}
-
-// Reads a 16-bit value in network byte order.
-static uint16_t get16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-// Computes the ICMPv6 checksum over the IPv6 pseudo-header and the message.
-static uint16_t icmp6_csum(const uint8_t *src, const uint8_t *dst,
-                           const uint8_t *msg, size_t len)
-{
-    uint8_t tail[8] = {0};
-    tail[0] = (uint8_t)(len >> 24);
-    tail[1] = (uint8_t)(len >> 16);
-    tail[2] = (uint8_t)(len >> 8);
-    tail[3] = (uint8_t)len;
-    tail[7] = PROTO_ICMPV6;
-    uint64_t sum = csum_add(0, src, 16);
-    sum = csum_add(sum, dst, 16);
-    sum = csum_add(sum, tail, sizeof(tail));
-    sum = csum_add(sum, msg, len);
-    return csum_fold(sum);
 }
 
 // Builds an IPv4 echo reply for a request; returns its length or 0 to ignore.
@@ -637,10 +526,10 @@ static void read_tun(void)
                 return;
             }
             warn("read %s", cfg.ifname);
-            destroy_interface(now_ns());
+            destroy_interface(mono_ns());
             return;
         }
-        handle_packet(buf, (size_t)n, now_ns());
+        handle_packet(buf, (size_t)n, mono_ns());
     }
 }
 
@@ -660,31 +549,23 @@ static void finish(void)
 // Drains the self-pipe and acts on each signal received.
 static void handle_signals(void)
 {
-    unsigned char buf[64];
-    for (;;)
+    int sig;
+    while ((sig = selfpipe_take()) != 0)
     {
-        ssize_t n = read(sig_pipe[0], buf, sizeof(buf));
-        if (n <= 0)
+        switch (sig)
         {
-            return;
-        }
-        for (ssize_t i = 0; i < n; i++)
-        {
-            switch (buf[i])
-            {
-            case SIGUSR1:
-                destroy_interface(now_ns());
-                break;
-            case SIGUSR2:
-                st.muted = !st.muted;
-                break;
-            case SIGTERM:
-            case SIGINT:
-                finish();
-                break;
-            default:
-                break;
-            }
+        case SIGUSR1:
+            destroy_interface(mono_ns());
+            break;
+        case SIGUSR2:
+            st.muted = !st.muted;
+            break;
+        case SIGTERM:
+        case SIGINT:
+            finish();
+            break;
+        default:
+            break;
         }
     }
 }
@@ -776,7 +657,8 @@ int main(int argc, char **argv)
     {
         err(1, "setenv TUNPEER_IF");
     }
-    setup_signals();
+    static const int sigs[] = {SIGUSR1, SIGUSR2, SIGTERM, SIGINT};
+    sig_fd = selfpipe_install(sigs, sizeof(sigs) / sizeof(sigs[0]));
     if (cfg.pidfile != NULL)
     {
         char text[32];
@@ -795,17 +677,17 @@ int main(int argc, char **argv)
 
     for (;;)
     {
-        uint64_t now = now_ns();
+        uint64_t now = mono_ns();
         if (st.tun_fd < 0 && now >= st.recreate_at_ns)
         {
             recreate_interface(now);
-            now = now_ns();
+            now = mono_ns();
         }
         flush_due(now);
 
         struct pollfd pfd[2];
         nfds_t nfds = 1;
-        pfd[0] = (struct pollfd){.fd = sig_pipe[0], .events = POLLIN};
+        pfd[0] = (struct pollfd){.fd = sig_fd, .events = POLLIN};
         if (st.tun_fd >= 0)
         {
             pfd[1] = (struct pollfd){.fd = st.tun_fd, .events = POLLIN};
@@ -834,8 +716,21 @@ int main(int argc, char **argv)
             {
                 warnx("%s: tun device reported an error; recreating",
                       cfg.ifname);
-                destroy_interface(now_ns());
+                destroy_interface(mono_ns());
             }
         }
     }
 }
+
+#else
+
+#include <stdio.h>
+
+int
+main(void)
+{
+    fprintf(stderr, "tunpeer: needs Linux (/dev/net/tun)\n");
+    return 2;
+}
+
+#endif
