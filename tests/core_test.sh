@@ -519,7 +519,7 @@ close_on_exec_cleanup()
 atf_test_case thread_names cleanup
 thread_names_head()
 {
-	atf_set descr "The threads are named send, recv, report, alert and status"
+	atf_set descr "The threads are named send, recv, report, alert, status and watchdog"
 	atf_set require.user root
 	atf_set timeout 60
 }
@@ -530,7 +530,7 @@ thread_names_body()
 	daemon_start wait=s.sock -s 100 -t 5s -L 50 -u "$PWD/s.sock" 10.0.0.2 ||
 	    atf_fail "does not answer: $(oneline err)"
 	cat /proc/"$DP_PID"/task/*/comm | sort -u > names
-	atf_check -s exit:0 -o inline:"alert\ndpinger\nrecv\nreport\nsend\nstatus\n" cat names
+	atf_check -s exit:0 -o inline:"alert\ndpinger\nrecv\nreport\nsend\nstatus\nwatchdog\n" cat names
 }
 thread_names_cleanup()
 {

@@ -98,7 +98,9 @@ manual_names_log_lines_body()
 	manual_text > rendered
 	for line in 'rebuilt ICMP sockets' 'rebuild failed' 'healed: replies arriving again' \
 	    'real outage, not rebuilding' 'replies resumed after an outage' 'waiting for it to return' 'is gone' \
-	    'lacks the bind address' 'stalled for' 'restarting in place' 'deferred for' \
+	    'is down, waiting for it to come up' 'probes held back until it returns' 'waiting for one' \
+	    'leave by' 'was paused for' 'uninterruptible kernel wait' \
+	    'stalled for' 'restarting in place' 'deferred for' \
 	    'exiting on signal' 'sendto error' 'duplicate echo reply' 'recvfrom error' 'alert command: /bin/sh' \
 	    'watchdog: exec' 'interface changes are seen through send errors only' 'log lines dropped'; do
 		grep -qaF -- "$line" "$(top_dir)/dpinger" || atf_fail "the daemon no longer writes '$line'"

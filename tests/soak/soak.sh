@@ -897,9 +897,13 @@ run_event()
 
 	# Checks after the event
 	case "$KIND" in
-	recreate|addr)
+	recreate)
 		check "${TARGET}_rebuild" "$TARGET: no socket rebuild logged after $KIND" \
 		    wait_for 5 rebuilt_since "$TARGET" ;;
+	addr)
+		# The same interface keeps its index: the sockets stay
+		check "${TARGET}_no_rebuild" "$TARGET: the address came back on the same interface and the sockets were rebuilt" \
+		    [ "$(mon_log_count "$TARGET" 'rebuilt ICMP sockets')" -eq "$EV_REB0" ] ;;
 	outage)
 		check "${TARGET}_no_rebuild" "$TARGET: a short real outage caused a rebuild" \
 		    [ "$(mon_log_count "$TARGET" 'rebuilt ICMP sockets')" -eq "$EV_REB0" ] ;;
