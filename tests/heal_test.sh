@@ -156,8 +156,8 @@ bound_address_readded_body()
 	    atf_fail "the end of the outage was not logged: $(oneline err)"
 	wait_for 5 file_has v4.err 'replies resumed after an outage of [0-9]*s, no rebuild needed' ||
 	    atf_fail "IPv4: the end of the outage was not logged: $(oneline v4.err)"
-	log_has err 'rebuil|healed' && atf_fail "a rebuild or heal claimed for an address that came back: $(oneline err)"
-	log_has v4.err 'rebuil|healed' && atf_fail "IPv4: a rebuild or heal claimed for an address that came back: $(oneline v4.err)"
+	log_has err 'rebuilt ICMP|healed:' && atf_fail "a rebuild or heal claimed for an address that came back: $(oneline err)"
+	log_has v4.err 'rebuilt ICMP|healed:' && atf_fail "IPv4: a rebuild or heal claimed for an address that came back: $(oneline v4.err)"
 	return 0
 }
 bound_address_readded_cleanup()

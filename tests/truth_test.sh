@@ -14,81 +14,6 @@
 
 . "$(atf_get_srcdir)/lib/netns.subr"
 
-# --- candidates for tests/lib (general helpers the library lacks) ---------
-
-# start_dp ARGS...: dpinger -f ARGS in $NS_MON, stdout to ./out, stderr to
-# ./err; sets DP_PID (the same as heal_test.sh's and hostile_test.sh's)
-start_dp()
-{
-	DP_PID=$(netns_bg "$NS_MON" out err "$(dpinger_bin)" -f "$@") || return 1
-}
-
-# same_pid: the daemon is still the process we started
-same_pid()
-{
-	kill -0 "$DP_PID" 2>/dev/null || atf_fail "dpinger (pid $DP_PID) is gone: $(oneline err)"
-}
-
-# oneline [FILE...]: the files (or stdin) on one line, for atf_fail messages
-# (the same as hostile_test.sh's)
-oneline()
-{
-	cat "$@" 2>/dev/null | tr '\n' '|' | sed 's/|/ | /g'
-}
-
-# now_ms: the wall clock in milliseconds
-now_ms()
-{
-	date +%s%3N
-}
-
-# log_mark: the number of lines in ./err now, for log_count and log_since
-log_mark()
-{
-	wc -l < err | tr -d ' '
-}
-
-# log_since MARK: the lines of ./err after line MARK
-log_since()
-{
-	tail -n "+$(($1 + 1))" err
-}
-
-# log_count ERE [MARK]: lines of ./err (after line MARK) matching ERE
-log_count()
-{
-	log_since "${2:-0}" | grep -Ec -- "$1"
-}
-
-# status_loss_above SOCK N: the status line's loss is above N
-status_loss_above()
-{
-	_line=$(status_query "$1") || return 1
-	echo "$_line" | awk -v n="$2" '{ exit !($NF > n) }'
-}
-
-# rule_count NS CMD TAG: packets counted by the INPUT rule of NS whose
-# comment is TAG (CMD is iptables or ip6tables)
-rule_count()
-{
-	ip netns exec "$1" "$2" -L INPUT -n -v -x |
-	    awk -v tag="/* $3 */" 'index($0, tag) { print $1; found = 1 } END { exit !found }'
-}
-
-# rule_count_above NS CMD TAG N: that counter is above N (for wait_for)
-rule_count_above()
-{
-	_c=$(rule_count "$1" "$2" "$3") || return 1
-	[ "$_c" -gt "$4" ]
-}
-
-# signal_not_pending PID SIGNUM: no process-wide SIGNUM waits for PID
-signal_not_pending()
-{
-	_mask=$(awk '/^ShdPnd:/ { print $2 }' "/proc/$1/status") || return 1
-	[ -n "$_mask" ] && [ $(((0x$_mask >> ($2 - 1)) & 1)) -eq 0 ]
-}
-
 # --- this file's own helpers -----------------------------------------------
 
 # outage_figure PHRASE: N of the first "PHRASE Ns" in ./err
@@ -129,7 +54,7 @@ paused_process_not_restarted_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
+	daemon_start -r 0 -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
 	wait_for 20 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
 	kill -STOP "$DP_PID" || atf_fail "cannot stop the daemon"
 	sleep 20
@@ -141,14 +66,14 @@ paused_process_not_restarted_body()
 		status_query s.sock >> answers || echo "unanswered" >> answers
 		sleep 0.2
 	done
-	same_pid
+	check_daemon
 	stalled=$(grep 'stalled' err)
 	[ -z "$stalled" ] || atf_fail "the pause was taken for a stall: $(echo "$stalled" | oneline)"
-	starts=$(log_count '^send_interval ')
+	starts=$(log_count err '^send_interval ')
 	[ "$starts" -eq 1 ] || atf_fail "the parameter line appears $starts times: restarted in place"
 	wait_for 10 file_has err 'watchdog: process was paused for' ||
 	    atf_fail "the pause was not logged: $(oneline err)"
-	paused=$(log_count 'watchdog: process was paused for')
+	paused=$(log_count err 'watchdog: process was paused for')
 	[ "$paused" -eq 1 ] || atf_fail "$paused 'process was paused' lines: $(oneline err)"
 	# A pause calls for nothing else: no rebuild, no heal
 	acted=$(grep -E 'rebuilt ICMP sockets|healed:' err)
@@ -174,35 +99,35 @@ link_down_waited_for_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 500 -l 2000 -t 5s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
+	daemon_start -r 0 -s 500 -l 2000 -t 5s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
 	wait_for 20 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
-	t_down=$(now_ms)
+	t_down=$(ms_now)
 	ip -n "$NS_MON" link set dev mon0 down || atf_fail "cannot set mon0 down"
 	wait_for 20 status_loss_total s.sock || atf_fail "loss never reached 100 with the link down"
-	while [ "$(now_ms)" -lt $((t_down + 40000)) ]; do
+	while [ "$(ms_now)" -lt $((t_down + 40000)) ]; do
 		status_query s.sock >/dev/null || atf_fail "a status query went unanswered with the link down"
 		sleep 1
 	done
-	rebuilds=$(log_count 'rebuilt ICMP sockets')
+	rebuilds=$(log_count err 'rebuilt ICMP sockets')
 	[ "$rebuilds" -eq 0 ] || atf_fail "$rebuilds rebuilds while the link was down: $(grep 'rebuilt ICMP sockets' err | oneline)"
-	waiting=$(log_count 'route: mon0 is down, waiting for it to come up')
+	waiting=$(log_count err 'route: mon0 is down, waiting for it to come up')
 	[ "$waiting" -eq 1 ] || atf_fail "$waiting lines 'route: mon0 is down, waiting for it to come up' (want 1): $(grep 'route:' err | oneline)"
 
 	ip -n "$NS_MON" link set dev mon0 up || atf_fail "cannot set mon0 up"
-	t_up=$(now_ms)
+	t_up=$(ms_now)
 	wait_for 20 status_healthy s.sock || atf_fail "not healthy after the link came up: $(oneline err)"
 	wait_for 10 file_has err 'replies resumed after an outage of [0-9]*s' ||
 	    atf_fail "the end of the outage was not logged: $(oneline err)"
 	# A clean 5s window: whatever the return set off is over
 	wait_for 20 status_lossless s.sock || atf_fail "loss does not fall back to 0"
-	same_pid
-	rebuilds=$(log_count 'rebuilt ICMP sockets')
+	check_daemon
+	rebuilds=$(log_count err 'rebuilt ICMP sockets')
 	[ "$rebuilds" -eq 0 ] || atf_fail "$rebuilds rebuilds: $(grep 'rebuilt ICMP sockets' err | oneline)"
 	healed=$(grep 'healed:' err)
 	[ -z "$healed" ] || atf_fail "a heal was claimed: $(echo "$healed" | oneline)"
-	waiting=$(log_count 'route: mon0 is down, waiting for it to come up')
+	waiting=$(log_count err 'route: mon0 is down, waiting for it to come up')
 	[ "$waiting" -eq 1 ] || atf_fail "$waiting waiting lines in all (want 1)"
-	resumed=$(log_count 'replies resumed after an outage of')
+	resumed=$(log_count err 'replies resumed after an outage of')
 	[ "$resumed" -eq 1 ] || atf_fail "$resumed 'replies resumed' lines (want 1)"
 	n=$(outage_figure 'replies resumed after an outage of')
 	real=$((t_up - t_down))
@@ -230,14 +155,14 @@ outage_figure_never_answered_body()
 	ip netns exec "$NS_PEER" iptables -A INPUT -p icmp --icmp-type echo-request -j DROP ||
 	    atf_fail "iptables in the peer"
 	t0=$(date +%s)
-	start_dp -r 0 -s 500 -l 2000 -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
+	daemon_start -r 0 -s 500 -l 2000 -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
 	wait_for 60 file_has err 'no reply for [0-9]*s and a fresh-socket probe is unanswered too' ||
 	    atf_fail "the outage was not logged: $(oneline err)"
 	t1=$(date +%s)
 	n=$(outage_figure 'no reply for')
 	[ -n "$n" ] || atf_fail "no figure in: $(oneline err)"
 	[ "$n" -le $((t1 - t0 + 1)) ] || atf_fail "'no reply for ${n}s' logged $((t1 - t0))s after the daemon started"
-	same_pid
+	check_daemon
 }
 outage_figure_never_answered_cleanup()
 {
@@ -255,13 +180,13 @@ outage_figure_from_last_reply_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 500 -l 2000 -t 5s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
+	daemon_start -r 0 -s 500 -l 2000 -t 5s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
 	wait_for 20 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
-	t_drop=$(now_ms)
+	t_drop=$(ms_now)
 	ip netns exec "$NS_PEER" iptables -A INPUT -p icmp --icmp-type echo-request -j DROP ||
 	    atf_fail "iptables in the peer"
 	wait_for 20 status_loss_total s.sock || atf_fail "the outage did not take"
-	while [ "$(now_ms)" -lt $((t_drop + 30000)) ]; do
+	while [ "$(ms_now)" -lt $((t_drop + 30000)) ]; do
 		sleep 0.2
 	done
 	ip netns exec "$NS_PEER" iptables -D INPUT -p icmp --icmp-type echo-request -j DROP ||
@@ -271,7 +196,7 @@ outage_figure_from_last_reply_body()
 	    atf_fail "the end of the outage was not logged: $(oneline err)"
 	n=$(outage_figure 'replies resumed after an outage of')
 	[ "$n" -ge 29 ] && [ "$n" -le 33 ] || atf_fail "a 30s outage logged as ${n}s: $(grep 'outage' err | oneline)"
-	same_pid
+	check_daemon
 }
 outage_figure_from_last_reply_cleanup()
 {
@@ -291,7 +216,7 @@ route_move_seen_body()
 {
 	netns_init
 	route_bed 10.0.0.2 mon0 || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 500 -l 2000 -t 15s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 192.0.2.1 || atf_fail "cannot start"
+	daemon_start -r 0 -s 500 -l 2000 -t 15s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 192.0.2.1 || atf_fail "cannot start"
 	wait_for 30 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
 	ip -n "$NS_MON" route replace 192.0.2.1/32 via 10.1.0.2 dev mon1 || atf_fail "cannot move the route"
 	# The scenario: the target answers a plain ping the new way
@@ -303,16 +228,16 @@ route_move_seen_body()
 	wait_for 40 status_loss_total s.sock || atf_fail "loss never reached 100 with the route moved"
 	outage=$(grep 'real outage' err)
 	[ -z "$outage" ] || atf_fail "'real outage' claimed while the route leads elsewhere: $(echo "$outage" | oneline)"
-	moved=$(log_count 'route: probes to 192.0.2.1 leave by mon1, not by mon0')
+	moved=$(log_count err 'route: probes to 192.0.2.1 leave by mon1, not by mon0')
 	[ "$moved" -eq 1 ] || atf_fail "$moved lines for one move: $(grep 'route:' err | oneline)"
 
 	ip -n "$NS_MON" route replace 192.0.2.1/32 via 10.0.0.2 dev mon0 || atf_fail "cannot move the route back"
 	wait_for 10 file_has err 'route: probes to 192.0.2.1 leave by mon0 again' ||
 	    atf_fail "the route's return was not logged: $(oneline err)"
 	wait_for 20 status_healthy s.sock || atf_fail "not healthy with the route back: $(oneline err)"
-	back=$(log_count 'route: probes to 192.0.2.1 leave by mon0 again')
+	back=$(log_count err 'route: probes to 192.0.2.1 leave by mon0 again')
 	[ "$back" -eq 1 ] || atf_fail "$back lines for one return: $(grep 'route:' err | oneline)"
-	same_pid
+	check_daemon
 }
 route_move_seen_cleanup()
 {
@@ -330,13 +255,13 @@ route_elsewhere_at_start_body()
 {
 	netns_init
 	route_bed 10.1.0.2 mon1 || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 500 -l 2000 -i GW -B 10.0.0.1 -u "$PWD/s.sock" 192.0.2.1 || atf_fail "cannot start"
+	daemon_start -r 0 -s 500 -l 2000 -i GW -B 10.0.0.1 -u "$PWD/s.sock" 192.0.2.1 || atf_fail "cannot start"
 	wait_for 20 file_has err '^send_interval ' || atf_fail "never started: $(oneline err)"
 	wait_for 10 file_has err 'route: probes to 192.0.2.1 leave by mon1, not by mon0' ||
 	    atf_fail "the route was not checked at start-up: $(oneline err)"
-	moved=$(log_count 'route: probes to 192.0.2.1 leave by mon1, not by mon0')
+	moved=$(log_count err 'route: probes to 192.0.2.1 leave by mon1, not by mon0')
 	[ "$moved" -eq 1 ] || atf_fail "$moved lines: $(grep 'route:' err | oneline)"
-	same_pid
+	check_daemon
 }
 route_elsewhere_at_start_cleanup()
 {
@@ -360,13 +285,13 @@ removed_source_held_back_body()
 	ip -n "$NS_MON" addr add fd00::3/64 dev mon0 nodad || atf_fail "cannot add fd00::3"
 	ip netns exec "$NS_PEER" ip6tables -A INPUT -s fd00::1 -p ipv6-icmp --icmpv6-type echo-request \
 	    -m comment --comment truth || atf_fail "ip6tables in the peer"
-	start_dp -r 0 -s 100 -l 300 -t 3s -i GW -B fd00::1 -u "$PWD/s.sock" fd00::2 || atf_fail "cannot start"
+	daemon_start -r 0 -s 100 -l 300 -t 3s -i GW -B fd00::1 -u "$PWD/s.sock" fd00::2 || atf_fail "cannot start"
 	wait_for 20 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
 	rule_count_above "$NS_PEER" ip6tables truth 0 || atf_fail "the peer's counter does not count the probes"
 	ip -n "$NS_MON" addr del fd00::1/64 dev mon0 || atf_fail "cannot remove fd00::1"
 	wait_for 10 file_has err 'route: bind address fd00::1 is not on mon0, probes held back until it returns' ||
 	    atf_fail "no hold-back line: $(oneline err)"
-	wait_for 10 status_loss_above s.sock 0 || atf_fail "no loss with the address gone"
+	wait_for 10 status_lossy s.sock 0 || atf_fail "no loss with the address gone"
 	c1=$(rule_count "$NS_PEER" ip6tables truth) || atf_fail "cannot read the peer's counter"
 	# Time passes: the whole 3s window turns lost
 	wait_for 20 status_loss_total s.sock || atf_fail "loss never reached 100 with the address gone"
@@ -376,7 +301,7 @@ removed_source_held_back_body()
 	ip -n "$NS_MON" addr add fd00::1/64 dev mon0 nodad || atf_fail "cannot add fd00::1 back"
 	wait_for 20 rule_count_above "$NS_PEER" ip6tables truth "$c2" || atf_fail "probing did not resume: $(oneline err)"
 	wait_for 20 status_healthy s.sock || atf_fail "not healthy with the address back: $(oneline err)"
-	same_pid
+	check_daemon
 }
 removed_source_held_back_cleanup()
 {
@@ -396,21 +321,21 @@ interface_return_one_rebuild_body()
 {
 	netns_init
 	netns_pair || atf_fail "cannot build the test network"
-	start_dp -r 0 -s 100 -l 300 -t 2s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
+	daemon_start -r 0 -s 100 -l 300 -t 2s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
 	wait_for 20 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
-	t_del=$(now_ms)
+	t_del=$(ms_now)
 	ip -n "$NS_MON" link del mon0 || atf_fail "cannot destroy mon0"
 	wait_for 10 status_loss_total s.sock || atf_fail "loss never reached 100 with the interface gone"
-	while [ "$(now_ms)" -lt $((t_del + 11000)) ]; do
+	while [ "$(ms_now)" -lt $((t_del + 11000)) ]; do
 		sleep 0.2
 	done
-	mark=$(log_mark)
+	mark=$(log_mark err)
 	# Back as a configured interface comes back: its addresses while it
 	# is still down, then 3s later up (bind works before sends can)
 	ip link add name mon0 netns "$NS_MON" type veth peer name peer0 netns "$NS_PEER" && netns_addrs ||
 	    atf_fail "cannot recreate the veth"
-	t_add=$(now_ms)
-	while [ "$(now_ms)" -lt $((t_add + 3000)) ]; do
+	t_add=$(ms_now)
+	while [ "$(ms_now)" -lt $((t_add + 3000)) ]; do
 		sleep 0.2
 	done
 	ip -n "$NS_MON" link set dev mon0 up && ip -n "$NS_PEER" link set dev peer0 up ||
@@ -418,15 +343,15 @@ interface_return_one_rebuild_body()
 	wait_for 20 status_healthy s.sock || atf_fail "not healed: $(oneline err)"
 	# A clean 2s window: whatever the return set off is over
 	wait_for 20 status_lossless s.sock || atf_fail "loss does not fall back to 0"
-	same_pid
-	rebuilds=$(log_count 'rebuilt ICMP sockets' "$mark")
-	[ "$rebuilds" -eq 1 ] || atf_fail "$rebuilds rebuilds after the interface returned (want 1): $(log_since "$mark" | grep 'rebuilt ICMP sockets' | oneline)"
-	reason=$(log_since "$mark" | sed -n 's/.*rebuilt ICMP sockets (\(.*\)), generation.*/\1/p' | head -n 1)
+	check_daemon
+	rebuilds=$(log_count_since err 'rebuilt ICMP sockets' "$mark")
+	[ "$rebuilds" -eq 1 ] || atf_fail "$rebuilds rebuilds after the interface returned (want 1): $(log_since err "$mark" | grep 'rebuilt ICMP sockets' | oneline)"
+	reason=$(log_since err "$mark" | sed -n 's/.*rebuilt ICMP sockets (\(.*\)), generation.*/\1/p' | head -n 1)
 	case "$reason" in
 	route:*) ;;
 	*) atf_fail "the rebuild's reason is not the route event: ($reason)" ;;
 	esac
-	stale=$(log_since "$mark" | grep -E 'rebuilt ICMP sockets \(sendto:')
+	stale=$(log_since err "$mark" | grep -E 'rebuilt ICMP sockets \(sendto:')
 	[ -z "$stale" ] || atf_fail "a rebuild for old send errors: $(echo "$stale" | oneline)"
 }
 interface_return_one_rebuild_cleanup()
@@ -449,7 +374,7 @@ sighup_burst_coalesced_body()
 	netns_pair || atf_fail "cannot build the test network"
 	ip netns exec "$NS_PEER" iptables -A INPUT -s 10.0.0.1 -p icmp --icmp-type echo-request \
 	    -m comment --comment truth || atf_fail "iptables in the peer"
-	start_dp -r 0 -s 100 -l 300 -t 2s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
+	daemon_start -r 0 -s 100 -l 300 -t 2s -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
 	wait_for 20 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
 	i=0
 	while [ $i -lt 20 ]; do
@@ -465,8 +390,8 @@ sighup_burst_coalesced_body()
 	wait_for 30 rule_count_above "$NS_PEER" iptables truth $((c + 30)) ||
 	    atf_fail "probing did not go on after the burst"
 	status_query s.sock >/dev/null || atf_fail "no status answer after the burst"
-	same_pid
-	rebuilds=$(log_count 'rebuilt ICMP sockets \(SIGHUP\)')
+	check_daemon
+	rebuilds=$(log_count err 'rebuilt ICMP sockets \(SIGHUP\)')
 	[ "$rebuilds" -ge 1 ] && [ "$rebuilds" -le 3 ] || atf_fail "$rebuilds rebuilds for a burst of 20 SIGHUPs (want 1 to 3)"
 }
 sighup_burst_coalesced_cleanup()
@@ -488,12 +413,12 @@ status_backlog_burst_body()
 	[ -x "$(tool connburst)" ] || atf_fail "tests/tools/connburst is not built (make tests)"
 	netns_init
 	NS_MON=$(netns_mk mon) || atf_fail "cannot make the namespace"
-	start_dp -r 0 -s 100 -l 300 -t 2s -i GW -u "$PWD/s.sock" 127.0.0.1 || atf_fail "cannot start"
+	daemon_start -r 0 -s 100 -l 300 -t 2s -i GW -u "$PWD/s.sock" 127.0.0.1 || atf_fail "cannot start"
 	wait_for 20 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
 	"$(tool connburst)" -n 2000 -t 30000 s.sock > burst 2> burst.err
 	grep -q '^connects 2000 refused 0 lines 2000 short 0$' burst ||
 	    atf_fail "not every connect got its line: $(oneline burst burst.err)"
-	same_pid
+	check_daemon
 	status_query s.sock >/dev/null || atf_fail "no answer after the burst"
 }
 status_backlog_burst_cleanup()
