@@ -5,12 +5,16 @@
 # named dpinger_NAME~SRC~DST) in a monitor namespace with a kernel peer.  The
 # script runs inside the monitor namespace, so its pings take the daemon's
 # path; a stub stands in for setup_gateways_monitor() and one for logger(1).
+# The pfsense_* cases run the script against pfSense's own PHP instead (a
+# pfSense tree named by PFSENSE_TREE, see tests/pfsense/world.subr), and
+# skip without one.
 # Works with stock dpinger 3.3 too (-v dpinger=/path): then the zombie and
 # hung instances need none of the fork's switches (-E 0 -N, -W 0) and the
 # hung one is stopped with SIGSTOP instead of the thread freezer.
 #
 
 . "$(atf_get_srcdir)/lib/netns.subr"
+. "$(atf_get_srcdir)/pfsense/world.subr"
 
 # watchdog: the script under test (config variable "watchdog" overrides)
 watchdog()
@@ -26,8 +30,10 @@ is_fork()
 
 # bed [netns]: run directory, logger and restart stubs, and ./wd, which runs
 # the watchdog with /bin/sh (in $NS_MON when the bed has namespaces), the
-# stubs, the test run directory, no expected list (-g none) and a 1s pause
-# before the second look (DPW_SETTLE overrides).  Later options win.
+# stubs, the test run directory, no expected list (-g none), a 1s pause
+# before the second look (DPW_SETTLE overrides) and no restart-under-way
+# window (DPW_YOUNG=0; these instances were all just started).  Later
+# options win.
 bed()
 {
 	if [ "${1:-}" = netns ]; then
@@ -54,7 +60,7 @@ EOF
 	fi
 	cat > wd <<EOF
 #!/bin/sh
-$_exec env DPW_LOGGER="$PWD/logger.sh" DPW_SETTLE="\${DPW_SETTLE:-1}" $_query /bin/sh "$(watchdog)" \\
+$_exec env DPW_LOGGER="$PWD/logger.sh" DPW_SETTLE="\${DPW_SETTLE:-1}" DPW_YOUNG="\${DPW_YOUNG:-0}" $_query /bin/sh "$(watchdog)" \\
     -d "$PWD/run" -r "$PWD/restart.sh" -g none "\$@"
 EOF
 	chmod +x logger.sh restart.sh wd
@@ -342,7 +348,7 @@ fork_hung_heals_unflagged_body()
 	echo $! >> created_pids.lst
 	wait_for 10 file_has freezer.out '^frozen' || atf_fail "cannot freeze the status thread: $(cat freezer.out)"
 
-	# the script's default pause before the second look
+	# a pause before the second look much shorter than the default 15s
 	DPW_SETTLE=2
 	export DPW_SETTLE
 	atf_check -s exit:0 -o empty -e empty ./wd
@@ -545,81 +551,267 @@ booting_does_nothing_body()
 	restarts_are 0 || atf_fail "restarted while booting"
 }
 
-# fake_pfsense DIR: just enough of pfSense's PHP includes to run the
-# script's PHP against a known gateway list
-fake_pfsense()
+atf_test_case stopped_on_purpose_respected
+stopped_on_purpose_respected_head()
 {
-	mkdir -p "$1"
-	for f in config.inc util.inc interfaces.inc; do
-		echo '<?php' > "$1/$f"
-	done
-	cat > "$1/gwlb.inc" <<'EOF'
-<?php
-function is_ipaddrv4($a) { return filter_var($a, FILTER_VALIDATE_IP, FILTER_FLAG_IPV4) !== false; }
-function is_ipaddrv6($a) { return filter_var(explode("%", $a)[0], FILTER_VALIDATE_IP, FILTER_FLAG_IPV6) !== false; }
-function is_ipaddr($a) { return is_ipaddrv4($a) || is_ipaddrv6($a); }
-function is_linklocal($a) { return stripos($a, "fe80:") === 0; }
-function get_ll_scope($a) { $p = explode("%", $a); return isset($p[1]) ? $p[1] : ""; }
-function find_interface_ip($if, $flush = false) {
-	$a = array("em0" => "198.51.100.10", "em2" => "0.0.0.0");
-	return isset($a[$if]) ? $a[$if] : "";
+	atf_set descr "While RUNDIR/dpinger.stopped stands (no pid file newer than it), nothing is checked or restarted; once a monitor was started after it, it no longer counts"
+	atf_set timeout 30
 }
-function find_interface_ipv6($if, $flush = false) { return $if == "em1" ? "2001:db8::10" : ""; }
-function find_interface_ipv6_ll($if, $flush = false) { return $if == "em1" ? "fe80::10" : ""; }
-function get_gateways() {
-	return array(
-	    "WAN" => array("name" => "WAN", "interface" => "em0", "ipprotocol" => "inet",
-		"gateway" => "198.51.100.1", "monitor" => ""),
-	    "SAME" => array("name" => "SAME", "interface" => "em0", "ipprotocol" => "inet",
-		"gateway" => "198.51.100.2", "monitor" => "198.51.100.1"),
-	    "OFF" => array("name" => "OFF", "interface" => "em0", "ipprotocol" => "inet",
-		"gateway" => "198.51.100.3", "monitor" => "", "monitor_disable" => true),
-	    "DHCPWAIT" => array("name" => "DHCPWAIT", "interface" => "em2", "ipprotocol" => "inet",
-		"gateway" => "192.0.2.1", "monitor" => ""),
-	    "PPPDYN" => array("name" => "PPPDYN", "interface" => "em0", "ipprotocol" => "inet",
-		"gateway" => "dynamic", "monitor" => ""),
-	    "V6" => array("name" => "V6", "interface" => "em1", "ipprotocol" => "inet6",
-		"gateway" => "2001:db8::1", "monitor" => "2001:db8::53"),
-	    "V6LL" => array("name" => "V6LL", "interface" => "em1", "ipprotocol" => "inet6",
-		"gateway" => "fe80::1", "monitor" => ""),
-	);
-}
-function setup_gateways_monitor() { file_put_contents(getenv("SETUP_MARK"), "setup\n", FILE_APPEND); }
-EOF
+stopped_on_purpose_respected_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	printf '%s\n' "GW_A 192.0.2.10 192.0.2.1" "GW_B 198.51.100.10 198.51.100.1" > expected.txt
+	touch run/dpinger.stopped
+	atf_check -s exit:0 -o empty -e empty ./wd -g "cat $PWD/expected.txt"
+	atf_check -s exit:0 -o empty -e match:'stopped on purpose' ./wd -n -g "cat $PWD/expected.txt"
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	restarts_are 0 || atf_fail "restarted while stopped on purpose"
+
+	# a monitor started after the stop (dead since): the stop is over
+	touch -t 202001010000 run/dpinger.stopped
+	dead_pid > 'run/dpinger_GW_A~192.0.2.10~192.0.2.1.pid'
+	atf_check -s exit:1 -o empty -e empty ./wd -g "cat $PWD/expected.txt"
+	atf_check -s exit:0 -o match:'GW_B: missing: pfSense monitors it' cat log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
 }
 
-atf_test_case pfsense_php_expected_and_restart
+atf_test_case young_pid_file_means_restart_under_way
+young_pid_file_means_restart_under_way_head()
+{
+	atf_set descr "A pid file younger than DPW_YOUNG (30s by default) means a restart is under way: nothing is flagged or restarted; with DPW_YOUNG=0 the same state is flagged"
+	atf_set timeout 30
+}
+young_pid_file_means_restart_under_way_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	dead_pid > 'run/dpinger_GW_A~192.0.2.10~192.0.2.1.pid'
+	printf '%s\n' "GW_A 192.0.2.10 192.0.2.1" "GW_B 198.51.100.10 198.51.100.1" > expected.txt
+	DPW_YOUNG=30
+	export DPW_YOUNG
+	atf_check -s exit:0 -o empty -e empty ./wd -g "cat $PWD/expected.txt"
+	atf_check -s exit:0 -o empty -e match:'restart is under way' ./wd -n -g "cat $PWD/expected.txt"
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	restarts_are 0 || atf_fail "restarted during a restart"
+	DPW_YOUNG=0
+	atf_check -s exit:1 -o empty -e empty ./wd -g "cat $PWD/expected.txt"
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+
+# pf_bed [PATCH...]: a pfSense test world in ./w (tests/pfsense/world.subr)
+# with these patches, a live process for its fake dpingers' pid files, and
+# ./wdp: the watchdog as it runs on pfSense (no -g, -r: its own PHP, run by
+# the harness in the world) with the world's run directory, a status query
+# that always answers a healthy line (nothing listens on the world's
+# sockets), DPW_SETTLE 1 and DPW_YOUNG 0 unless set
+pf_bed()
+{
+	pf_require
+	world_make "$PWD/w" "$@" || atf_fail "cannot make the test world"
+	sleep 600 &
+	echo $! >> created_pids.lst
+	PFH_LIVE_PID=$!
+	PFH_WORLD=$PWD/w
+	export PFH_LIVE_PID PFH_WORLD
+	printf '#!/bin/sh\nprintf "%%s\\n" "$*" >> "%s/log.txt"\n' "$PWD" > logger.sh
+	printf '#!/bin/sh\necho "gw 1000 100 0"\n' > healthy.sh
+	{
+		echo '#!/bin/sh'
+		echo "exec env DPW_LOGGER='$PWD/logger.sh' DPW_PHP='$(pf_dir)/pfh' \\"
+		echo "    DPW_PFSENSE_INC='$PWD/w/tree/src/etc/inc' DPW_SETTLE=\"\${DPW_SETTLE:-1}\" \\"
+		echo "    DPW_YOUNG=\"\${DPW_YOUNG:-0}\" /bin/sh '$(watchdog)' -d '$PWD/w/root/var/run' \\"
+		echo "    -q '$PWD/healthy.sh' \"\$@\""
+	} > wdp
+	chmod +x logger.sh healthy.sh wdp
+}
+
+# pf_php CODE: pfSense PHP in the world, which must exit 0
+pf_php()
+{
+	world_php w "$1" > php.out 2> php.err || atf_fail "PHP failed: $1: $(cat php.err)"
+}
+
+# pf_monitors_started: pfSense's own setup_gateways_monitor() has run
+pf_monitors_started()
+{
+	pf_php 'require_once("config.inc"); require_once("gwlb.inc"); setup_gateways_monitor();'
+}
+
+# pf_starts: how many dpinger monitors pfSense started in the world
+pf_starts()
+{
+	world_count w '^/usr/local/bin/dpinger '
+}
+
+# pf_pidfiles: how many dpinger pid files the world's run directory holds
+pf_pidfiles()
+{
+	ls w/root/var/run | grep -c '^dpinger_.*\.pid$' || true
+}
+
+atf_test_case pfsense_php_expected_and_restart cleanup
 pfsense_php_expected_and_restart_head()
 {
-	atf_set descr "On pfSense (gwlb.inc present) the script's PHP lists the gateways setup_gateways_monitor() would start, and its default restart calls that function"
+	atf_set descr "On pfSense's real PHP the script lists the gateways setup_gateways_monitor() starts (the shared IPv6 link-local monitor once, as pfSense does), flags the missing ones, and its default restart is pfSense's own setup_gateways_monitor()"
 	atf_set require.progs php
 	atf_set timeout 60
 }
 pfsense_php_expected_and_restart_body()
 {
-	bed || atf_fail "cannot build the test bed"
-	fake_pfsense "$PWD/inc"
-	export DPW_PFSENSE_INC="$PWD/inc"
-	export DPW_PHP="php -n -d include_path=$PWD/inc"
-	export SETUP_MARK="$PWD/setup.txt"
-
-	# -g and -r as pfSense runs it: the defaults, not the stubs
-	cat > wd_pfsense <<EOF
-#!/bin/sh
-exec env DPW_LOGGER="$PWD/logger.sh" DPW_SETTLE=0 /bin/sh "$(watchdog)" -d "$PWD/run" "\$@"
-EOF
-	chmod +x wd_pfsense
-	atf_check -s exit:3 -o empty -e ignore ./wd_pfsense -n
-	atf_check -s exit:0 -o match:'WAN: missing: pfSense monitors it \(198.51.100.10 -> 198.51.100.1\)' cat log.txt
-	atf_check -s exit:0 -o match:'V6: missing: pfSense monitors it \(2001:db8::10 -> 2001:db8::53\)' cat log.txt
-	atf_check -s exit:0 -o match:'V6LL: missing: pfSense monitors it \(fe80::10%em1 -> fe80::1%em1\)' cat log.txt
-	atf_check -s exit:0 -o inline:"3\n" sh -c "grep -c ': missing: ' log.txt"
-	[ ! -e setup.txt ] || atf_fail "setup_gateways_monitor() ran in a dry run"
+	pf_bed
+	atf_check -s exit:3 -o empty -e ignore ./wdp -n
+	atf_check -s exit:0 -o match:'WANGW: missing: pfSense monitors it \(198.51.100.2 -> 198.51.100.1\)' cat log.txt
+	atf_check -s exit:0 -o match:'WANGW6: missing: pfSense monitors it \(fe80::a%em0 -> fe80::1%em0\)' cat log.txt
+	atf_check -s exit:0 -o match:'WAN2GW: missing: pfSense monitors it \(192.0.2.2 -> 192.0.2.1\)' cat log.txt
+	atf_check -s exit:0 -o match:'VTI_VTIV4: missing: pfSense monitors it \(10.8.0.2 -> 10.8.0.1\)' cat log.txt
+	atf_check -s exit:0 -o inline:"4\n" -x "grep -c ': missing: ' log.txt"
+	atf_check -s exit:1 grep WAN2GW6 log.txt
+	[ "$(pf_starts)" = 0 ] || atf_fail "a monitor was started in a dry run"
 
 	rm log.txt
-	atf_check -s exit:1 -o empty -e empty ./wd_pfsense
-	atf_check -s exit:0 -o inline:"setup\n" cat setup.txt
-	atf_check -s exit:0 -o match:'restarted gateway monitoring \(3 finding' cat log.txt
+	atf_check -s exit:1 -o empty -e empty ./wdp
+	atf_check -s exit:0 -o match:'restarted gateway monitoring \(4 finding' cat log.txt
+	[ "$(pf_starts)" = 4 ] || atf_fail "pfSense started $(pf_starts) monitors, not 4"
+	[ "$(pf_pidfiles)" = 4 ] || atf_fail "$(pf_pidfiles) pid files, not 4"
+	rm log.txt
+	atf_check -s exit:0 -o empty -e empty ./wdp
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+}
+pfsense_php_expected_and_restart_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case pfsense_shared_linklocal_not_reported cleanup
+pfsense_shared_linklocal_not_reported_head()
+{
+	atf_set descr "Two WANs whose IPv6 gateways are the same link-local fe80::1: pfSense's setup_gateways_monitor() runs one dpinger for both, and the script does not report the second as missing"
+	atf_set require.progs php
+	atf_set timeout 60
+}
+pfsense_shared_linklocal_not_reported_body()
+{
+	pf_bed
+	pf_monitors_started
+	atf_check -s exit:0 -o inline:"1\n" -x "ls w/root/var/run | grep -c '^dpinger_WANGW6~fe80::a%em0~fe80::1%em0.pid\$'"
+	atf_check -s exit:0 -o inline:"0\n" -x "ls w/root/var/run | grep -c '^dpinger_WAN2GW6~' || true"
+	atf_check -s exit:0 -o empty -e empty ./wdp
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	[ "$(pf_starts)" = 4 ] || atf_fail "restarted: $(pf_starts) starts"
+}
+pfsense_shared_linklocal_not_reported_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case pfsense_expected_list_writes_no_config cleanup
+pfsense_expected_list_writes_no_config_head()
+{
+	atf_set descr "The script's gateway list never writes pfSense's configuration, where get_gateways() would (refresh_gateways() saves a generated gateway missing from config.xml); the generated VTI gateway is still listed"
+	atf_set require.progs php
+	atf_set timeout 60
+}
+pfsense_expected_list_writes_no_config_body()
+{
+	pf_bed
+	world_config w 'array_pop($cfg["gateways"]["gateway_item"]);'
+	atf_check -s exit:3 -o empty -e ignore ./wdp -n
+	atf_check -s exit:0 -o match:'VTI_VTIV4: missing: pfSense monitors it \(10.8.0.2 -> 10.8.0.1\)' cat log.txt
+	atf_check -s exit:1 test -e w/root/cf/conf/config.xml
+	atf_check -s exit:1 test -e w/root/conf/config.xml
+	# the control: get_gateways() in a fresh process writes it
+	world_php w 'require_once("config.inc"); require_once("gwlb.inc"); get_gateways();' > /dev/null 2>&1
+	atf_check -s exit:0 test -e w/root/cf/conf/config.xml
+}
+pfsense_expected_list_writes_no_config_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case pfsense_deliberate_stop_respected cleanup
+pfsense_deliberate_stop_respected_head()
+{
+	atf_set descr "After Services > Stop (pfSense's service_control_stop() with patch 0001) the script restarts nothing; after Services > Start it guards the monitors again"
+	atf_set require.progs patch php
+	atf_set timeout 60
+}
+pfsense_deliberate_stop_respected_body()
+{
+	pf_bed 0001-restart-gateway-monitors-after-ipsec-reconfigure.patch
+	pf_monitors_started
+	pf_php 'require_once("config.inc"); require_once("service-utils.inc"); service_control_stop("dpinger", array());'
+	[ "$(pf_pidfiles)" = 0 ] || atf_fail "monitors still running after Stop"
+	atf_check -s exit:0 -o empty -e empty ./wdp
+	atf_check -s exit:0 -o empty -e match:'stopped on purpose' ./wdp -n
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	[ "$(pf_starts)" = 4 ] || atf_fail "restarted after a deliberate stop"
+
+	pf_php 'require_once("config.inc"); require_once("service-utils.inc"); service_control_start("dpinger", array());'
+	atf_check -s exit:1 test -e w/root/var/run/dpinger.stopped
+	rm w/root/var/run/dpinger_WAN2GW~*.pid
+	atf_check -s exit:1 -o empty -e empty ./wdp
+	atf_check -s exit:0 -o match:'WAN2GW: missing: pfSense monitors it' cat log.txt
+	[ "$(pf_starts)" = 12 ] || atf_fail "$(pf_starts) starts, expected 12 (boot, Start, one restart)"
+}
+pfsense_deliberate_stop_respected_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case pfsense_restart_in_progress_not_doubled cleanup
+pfsense_restart_in_progress_not_doubled_head()
+{
+	atf_set descr "While pfSense's own setup_gateways_monitor() is still starting monitors one by one (slow starts simulated), the script neither flags nor restarts, also when its first look falls between the stop and the first start"
+	atf_set require.progs php
+	atf_set timeout 90
+}
+pfsense_restart_in_progress_not_doubled_body()
+{
+	pf_bed
+	pf_monitors_started
+	restart='require_once("config.inc"); require_once("gwlb.inc"); setup_gateways_monitor();'
+	DPW_YOUNG=30
+	export DPW_YOUNG
+
+	# the first monitors are up again, WAN2GW's start takes 4s
+	touch -t 202001010000 w/root/var/run/dpinger_*.pid
+	PFH_DPINGER_DELAY="WAN2GW=4" world_php w "$restart" > bg1.out 2>&1 &
+	bg=$!
+	echo "$bg" >> created_pids.lst
+	wait_for 10 wan_up_wan2_pending || atf_fail "the restart did not start WANGW before WAN2GW"
+	atf_check -s exit:0 -o empty -e empty ./wdp
+	wait "$bg" || atf_fail "the restart failed: $(cat bg1.out)"
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	[ "$(pf_starts)" = 8 ] || atf_fail "$(pf_starts) starts, expected 8 (boot and one restart)"
+
+	# the first look falls between the stop and the first start (3s)
+	touch -t 202001010000 w/root/var/run/dpinger_*.pid
+	PFH_DPINGER_DELAY="WANGW=3" world_php w "$restart" > bg2.out 2>&1 &
+	bg=$!
+	echo "$bg" >> created_pids.lst
+	wait_for 10 no_pidfiles || atf_fail "the restart did not stop the monitors"
+	DPW_SETTLE=5 ./wdp > wd.out 2> wd.err
+	rc=$?
+	wait "$bg" || atf_fail "the restart failed: $(cat bg2.out)"
+	[ "$rc" -eq 0 ] || atf_fail "exit $rc: $(cat wd.err) $(cat log.txt 2>/dev/null)"
+	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
+	[ "$(pf_starts)" = 12 ] || atf_fail "$(pf_starts) starts, expected 12 (boot and two restarts)"
+}
+pfsense_restart_in_progress_not_doubled_cleanup()
+{
+	netns_cleanup
+}
+
+# wan_up_wan2_pending: WANGW's monitor was started again, WAN2GW's not yet
+wan_up_wan2_pending()
+{
+	test -e 'w/root/var/run/dpinger_WANGW~198.51.100.2~198.51.100.1.pid' &&
+	    ! test -e 'w/root/var/run/dpinger_WAN2GW~192.0.2.2~192.0.2.1.pid'
+}
+
+# no_pidfiles: the world's run directory holds no dpinger pid file
+no_pidfiles()
+{
+	[ "$(pf_pidfiles)" = 0 ]
 }
 
 atf_test_case script_is_posix_sh
@@ -657,6 +849,12 @@ atf_init_test_cases()
 	atf_add_test_case backoff_after_useless_restart
 	atf_add_test_case restart_failure_reported
 	atf_add_test_case booting_does_nothing
+	atf_add_test_case stopped_on_purpose_respected
+	atf_add_test_case young_pid_file_means_restart_under_way
 	atf_add_test_case pfsense_php_expected_and_restart
+	atf_add_test_case pfsense_shared_linklocal_not_reported
+	atf_add_test_case pfsense_expected_list_writes_no_config
+	atf_add_test_case pfsense_deliberate_stop_respected
+	atf_add_test_case pfsense_restart_in_progress_not_doubled
 	atf_add_test_case script_is_posix_sh
 }
