@@ -23,7 +23,7 @@ world()
 {
 	world_make "$PWD/w" "$@" || atf_fail "cannot make the test world"
 	sleep 600 &
-	echo $! >> created_pids.lst
+	pid_record $!
 	PFH_LIVE_PID=$!
 	export PFH_LIVE_PID
 }

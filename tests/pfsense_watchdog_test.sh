@@ -80,7 +80,7 @@ start_gw()
 	    >/dev/null 2>&1 </dev/null || return 1
 	wait_for 5 test -s "$_prefix.pid" || return 1
 	_pid=$(cat "$_prefix.pid")
-	echo "$_pid" >> created_pids.lst
+	pid_record "$_pid"
 	echo "$_pid"
 }
 
@@ -90,25 +90,12 @@ sock()
 	echo "$PWD/run/dpinger_$1~$2~$3.sock"
 }
 
-# status_lossy SOCK: the status line shows some loss
-status_lossy()
-{
-	_line=$(status_query "$1") || return 1
-	echo "$_line" | awk '{ exit !($NF > 0) }'
-}
-
 # restarts_are N: the restart stub ran exactly N times
 restarts_are()
 {
 	_got=0
 	[ -f restarts.txt ] && _got=$(wc -l < restarts.txt)
 	[ "$_got" -eq "$1" ]
-}
-
-# gone PID: the process no longer runs (or is only waiting to be reaped)
-gone()
-{
-	! kill -0 "$1" 2>/dev/null || ps -o stat= -p "$1" | grep -q '^Z'
 }
 
 # dead_pid: the pid of a process that has exited
@@ -176,7 +163,7 @@ missing_killed_process_body()
 	wait_for 10 status_lossless "$(sock GW_A 10.0.0.1 10.0.0.2)" || atf_fail "GW_A never lossless"
 	wait_for 10 status_lossless "$(sock GW_B fd00::1 fd00::2)" || atf_fail "GW_B never lossless"
 	kill -KILL "$pid"
-	wait_for 10 gone "$pid" || atf_fail "GW_B does not die"
+	wait_for 10 proc_gone "$pid" || atf_fail "GW_B does not die"
 	atf_check -s exit:0 test -S "$(sock GW_B fd00::1 fd00::2)"
 
 	atf_check -s exit:1 -o empty -e empty ./wd
@@ -250,7 +237,7 @@ hung_status_socket_body()
 	wait_for 10 status_lossless "$(sock GW_H fd00::1 fd00::2)" || atf_fail "GW_H never lossless"
 	if is_fork; then
 		"$(tool freezer)" -p "$pid" -t status -s 120 > freezer.out 2>&1 &
-		echo $! >> created_pids.lst
+		pid_record $!
 		wait_for 10 file_has freezer.out '^frozen' || atf_fail "cannot freeze the status thread: $(cat freezer.out)"
 	else
 		kill -STOP "$pid"
@@ -345,7 +332,7 @@ fork_hung_heals_unflagged_body()
 	pid=$(start_gw GW_H fd00::1 fd00::2) || atf_fail "cannot start GW_H"
 	wait_for 10 status_lossless "$(sock GW_H fd00::1 fd00::2)" || atf_fail "GW_H never lossless"
 	"$(tool freezer)" -p "$pid" -t status -s 120 > freezer.out 2>&1 &
-	echo $! >> created_pids.lst
+	pid_record $!
 	wait_for 10 file_has freezer.out '^frozen' || atf_fail "cannot freeze the status thread: $(cat freezer.out)"
 
 	# a pause before the second look much shorter than the default 15s
@@ -418,7 +405,7 @@ lock_held_exits_at_once_body()
 	dead_pid > 'run/dpinger_GW_A~192.0.2.10~192.0.2.1.pid'
 	sleep 60 &
 	holder=$!
-	echo "$holder" >> created_pids.lst
+	pid_record "$holder"
 	mkdir run/dpinger-watchdog.lock
 	echo "$holder" > run/dpinger-watchdog.lock/pid
 
@@ -456,7 +443,7 @@ EOF
 
 	./wd -q "$PWD/slowquery.sh" > first.out 2> first.err &
 	first=$!
-	echo "$first" >> created_pids.lst
+	pid_record "$first"
 	wait_for 10 test -s run/dpinger-watchdog.lock/pid || atf_fail "the first run took no lock"
 	t0=$(date +%s%N)
 	atf_check -s exit:5 -o empty -e match:'another run .* holds' ./wd
@@ -608,7 +595,7 @@ pf_bed()
 	pf_require
 	world_make "$PWD/w" "$@" || atf_fail "cannot make the test world"
 	sleep 600 &
-	echo $! >> created_pids.lst
+	pid_record $!
 	PFH_LIVE_PID=$!
 	PFH_WORLD=$PWD/w
 	export PFH_LIVE_PID PFH_WORLD
@@ -776,7 +763,7 @@ pfsense_restart_in_progress_not_doubled_body()
 	touch -t 202001010000 w/root/var/run/dpinger_*.pid
 	PFH_DPINGER_DELAY="WAN2GW=4" world_php w "$restart" > bg1.out 2>&1 &
 	bg=$!
-	echo "$bg" >> created_pids.lst
+	pid_record "$bg"
 	wait_for 10 wan_up_wan2_pending || atf_fail "the restart did not start WANGW before WAN2GW"
 	atf_check -s exit:0 -o empty -e empty ./wdp
 	wait "$bg" || atf_fail "the restart failed: $(cat bg1.out)"
@@ -787,7 +774,7 @@ pfsense_restart_in_progress_not_doubled_body()
 	touch -t 202001010000 w/root/var/run/dpinger_*.pid
 	PFH_DPINGER_DELAY="WANGW=3" world_php w "$restart" > bg2.out 2>&1 &
 	bg=$!
-	echo "$bg" >> created_pids.lst
+	pid_record "$bg"
 	wait_for 10 no_pidfiles || atf_fail "the restart did not stop the monitors"
 	DPW_SETTLE=5 ./wdp > wd.out 2> wd.err
 	rc=$?
