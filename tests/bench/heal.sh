@@ -221,6 +221,11 @@ echo "pfSense intervals -s 500 -l 2000 (-t 4s), -E 3, -W 5s, unless the row says
 echo "from the path being usable again (addresses added) to the first status line with a reply in it"
 echo
 printf "%-52s %-10s %8s %8s %8s %5s %4s\n" "scenario" "target" "median" "min" "max" "runs" "met"
+hnote()
+{
+	echo "  # $*"
+}
+
 # want GROUP: the group is selected (BENCH_HEAL_ONLY="ll tun bh ifb wd", default all)
 want()
 {
@@ -234,16 +239,22 @@ if want ll; then
 	stats "link-local veth recreated, send errors only (-N)" "<=2.00s" ll_errors.ms
 	bench_linklocal ll_both.ms ""
 	stats "link-local veth recreated, defaults (both)" "<=1.50s" ll_both.ms
+	hnote "from the veth recreated with every address (nodad; the peer's fe80::b last) to the"
+	hnote "first status line with a reply in it, after an outage that emptied the -t window"
 fi
 if want tun; then
 	bench_tunnel tun4.ms 10.9.0.1 10.9.0.2
 	stats "tun (VTI stand-in) recreated, IPv4" "<=1.50s" tun4.ms
 	bench_tunnel tun6.ms fd00:9::1 fd00:9::2
 	stats "tun (VTI stand-in) recreated, IPv6" "<=1.50s" tun6.ms
+	hnote "from tunpeer's report that the tun is back with its addresses to the first status"
+	hnote "line with a reply in it (the tun was gone for 5s)"
 fi
 if want bh; then
 	bench_black_hole bh.ms
 	stats "stale-identifier black hole: rule in place to healed" "<=3.00s" bh.ms
+	hnote "-s 500 -l 2000 -t 60s: from the drop rule for the daemon's identifier in place to its"
+	hnote "'$HEALED' line, written on the first reply counted after the rebuild (polled every 10ms)"
 fi
 if want ifb; then
 	bench_iface_back ifb100.ms 100 400 2s
@@ -252,6 +263,8 @@ if want ifb; then
 	bench_iface_back ifb500.ms 500 2000 4s
 	stats "interface back, -s 500: address usable to 1st reply" "<=0.60s" ifb500.ms
 	stats "  the same from the veth created (DAD included)" "" ifb500.ms.created
+	hnote "-E 0 (routing trigger only), -l 4 x -s, -t 2s/4s: from fe80::a no longer tentative"
+	hnote "(DAD done; peer's addresses added first) to the first status line with a reply in it"
 fi
 if want wd; then
 	bench_watchdog wd_st_detect.ms wd_st_restart.ms wd_st_back.ms wd_st_worst.ms status
@@ -262,4 +275,6 @@ if want wd; then
 	stats "send thread frozen: restart in place (2 x -W)" "~10s" wd_send_restart.ms
 	stats "send thread frozen: healthy again" "" wd_send_back.ms
 	stats "send thread frozen: slowest status query" "<=1.00s" wd_send_worst.ms
+	hnote "from the freezer's report that the thread is stopped to the first watchdog line"
+	hnote "(detected), the restart line, and the first healthy status line"
 fi
