@@ -132,15 +132,10 @@ bench_black_hole()
 # link-local veth is destroyed; when the status shows 100% loss (no reply
 # left in the -t window) it is recreated, the peer's addresses first and
 # the monitor's last, the bind address fe80::a with duplicate address
-# detection.  Measured from the moment that address is usable (no longer
-# tentative; polled every 10ms) to the first status line with a reply in
-# it (polled every 10ms), both on this clock; and, for comparison, from
-# the moment the veth was created (so with duplicate address detection).
-tentative()
-{
-	ip -n "$NS_MON" -6 addr show dev mon0 tentative 2>/dev/null | grep -q 'fe80::a/64'
-}
-
+# detection.  Measured from the moment that address is usable (the
+# kernel's event that it is no longer tentative, as `ip -ts monitor`
+# received it) to the first status line with a reply in it (polled every
+# 10ms); and, for comparison, from the moment the veth was created.
 bench_iface_back()
 {
 	: > "$1"
@@ -151,6 +146,7 @@ bench_iface_back()
 		dp -s "$2" -l "$3" -t "$4" -E 0 -B fe80::a%mon0 -u "$work/s.sock" fe80::b%mon0
 		q -m healthy -t 10000 s.sock >/dev/null || { i=$((i + 1)); continue; }
 		ip -n "$NS_MON" link del mon0
+		mon=$(netns_bg "$NS_MON" addr.ev addr.everr ip -ts monitor address) || exit 1
 		q -m lost -t 15000 s.sock >/dev/null || { i=$((i + 1)); continue; }
 		tc=$(ms_now)
 		netns_veth "$NS_MON" mon0 "$NS_PEER" peer0 &&
@@ -160,21 +156,23 @@ bench_iface_back()
 		ip -n "$NS_MON" addr add 10.0.0.1/24 dev mon0 &&
 		ip -n "$NS_MON" addr add fd00::1/64 dev mon0 nodad &&
 		ip -n "$NS_MON" addr add fe80::a/64 dev mon0 || exit 1
-		q -m healthy -t 30000 s.sock > back.q &
-		qpid=$!
-		tq=$(ms_now)
-		while tentative && [ $(($(ms_now) - tq)) -lt 10000 ]; do
-			sleep 0.01
-		done
-		tu=$(ms_now)
-		wait "$qpid"
-		after=$(awk '$1 == "after_ms" { print $2 }' back.q)
-		if [ -n "$after" ]; then
-			echo $((tq + after - tu)) >> "$1"
-			echo $((tq + after - tc)) >> "$1.created"
+		rm -f reply.ms
+		q -m healthy -t 30000 s.sock >/dev/null && ms_now > reply.ms
+		wait_for 5 usable_seen >/dev/null
+		kill "$mon" 2>/dev/null
+		tu=$(date -d "$(usable_seen)" +%s%3N 2>/dev/null)
+		if [ -s reply.ms ] && [ -n "$tu" ]; then
+			echo $(($(cat reply.ms) - tu)) >> "$1"
+			echo $(($(cat reply.ms) - tc)) >> "$1.created"
 		fi
 		i=$((i + 1))
 	done
+}
+
+# usable_seen: the time stamp of the event that fe80::a is no longer tentative
+usable_seen()
+{
+	sed -n '/fe80::a\/64/{/tentative/d; s/^\[\([^]]*\)\].*/\1/p; }' addr.ev | head -1 | grep .
 }
 
 # Watchdog: freeze a thread with the freezer.  Files: detection (the first
@@ -263,8 +261,9 @@ if want ifb; then
 	bench_iface_back ifb500.ms 500 2000 4s
 	stats "interface back, -s 500: address usable to 1st reply" "<=0.60s" ifb500.ms
 	stats "  the same from the veth created (DAD included)" "" ifb500.ms.created
-	hnote "-E 0 (routing trigger only), -l 4 x -s, -t 2s/4s: from fe80::a no longer tentative"
-	hnote "(DAD done; peer's addresses added first) to the first status line with a reply in it"
+	hnote "-E 0 (routing trigger only), -l 4 x -s, -t 2s/4s: from the kernel's event that fe80::a"
+	hnote "is no longer tentative (DAD done; the peer's addresses came first) to the first status"
+	hnote "line with a reply in it"
 fi
 if want wd; then
 	bench_watchdog wd_st_detect.ms wd_st_restart.ms wd_st_back.ms wd_st_worst.ms status
