@@ -133,11 +133,11 @@ ms()
 	awk -v n="$1" 'BEGIN { printf "%.1fms\n", n / 1e6 }'
 }
 
-# run_ratios GROUP KIND: fork/KIND... each run's ratio fork/stock, for the noise
+# run_ratios GROUP A B: each run's ratio A/B, for the noise
 run_ratios()
 {
-	awk -v g="$1" -v k="$2" '$2 == g && $3 == "fork" { f[$1] = $4 } $2 == g && $3 == k { s[$1] = $4 }
-	    END { for (r = 1; r in f; r++) if (r in s && s[r] > 0) printf "%s%.2f", (r > 1 ? " " : ""), f[r] / s[r] }' cpu.res
+	awk -v g="$1" -v a="$2" -v b="$3" '$2 == g && $3 == a { x[$1] = $4 } $2 == g && $3 == b { y[$1] = $4 }
+	    END { for (r = 1; r in x; r++) if (r in y && y[r] > 0) printf "%s%.2f", (r > 1 ? " " : ""), x[r] / y[r] }' cpu.res
 }
 
 # col GROUP FIELD: the values of the three columns
@@ -179,13 +179,14 @@ for g in one ten; do
 	set -- $(cpu_cols "$g" 5)
 	crow "  the same in utime+stime ticks" "" "$1" "$2" "$3"
 	for k in $KINDS; do
-		echo "  # $k by thread: $(for t in main send recv alert status; do
+		th=$(for t in main send recv alert status; do
 			printf '%s %s ' "$t" "$(awk -v g="$g" -v k="$k" -v t="$t" '$2 == g && $3 == k && $4 == t { print $5 }' cpu_th.res |
 			    median | awk '{ if ($1 == "-") print "-"; else printf "%.1fms", $1 / 1e6 }')"
-		done)"
+		done)
+		echo "  # $k by thread: ${th% }"
 	done
-	[ -n "$STOCK" ] && echo "  # each run, fork/stock: $(run_ratios "$g" stock); fork-off/stock: $(run_ratios "$g" off |
-	    awk '{ for (i = 1; i <= NF; i++) printf "%s%.2f", (i > 1 ? " " : ""), 1 / $i }')"
+	echo "  # each run, fork-off/fork (the same code paths: the noise): $(run_ratios "$g" off fork)"
+	[ -n "$STOCK" ] && echo "  # each run, fork/stock: $(run_ratios "$g" fork stock); fork-off/stock: $(run_ratios "$g" off stock)"
 done
 
 rss_col()

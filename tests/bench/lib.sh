@@ -41,11 +41,12 @@ section()
 	printf "%-52s %-10s %8s %8s %8s %5s %4s\n" "" "target" "$2" "$3" "$4" "${5:-}" "${6:-}"
 }
 
-# row NAME TARGET V1 V2 V3 [N [MET]]: MET (yes/no) also goes to the summary
+# row NAME TARGET V1 V2 V3 [N [MET [JUDGED]]]: MET (yes/no) also goes to the
+# summary, with the value it judged (V1 unless JUDGED names another)
 row()
 {
 	printf "%-52s %-10s %8s %8s %8s %5s %4s\n" "$1" "$2" "$3" "$4" "$5" "${6:-}" "${7:-}"
-	[ -n "${7:-}" ] && verdict "$7" "$1 ($2): $3"
+	[ -n "${7:-}" ] && verdict "$7" "$1 ($2): ${8:-$3}"
 	return 0
 }
 

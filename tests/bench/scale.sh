@@ -162,7 +162,7 @@ row "memory: sum of Pss (shared pages split)" "" "$(echo "$mem" | awk '{ printf 
 section "" "p50" "p99" "max" "n" "met"
 row "status query latency, every socket 3 times" "p99<=1ms" "$(field "$sweep" p50_us)us" \
     "$(field "$sweep" p99_us)us" "$(field "$sweep" max_us)us" "$(field "$sweep" queries)" \
-    "$(judge "$(field "$sweep" p99_us)" 1000)"
+    "$(judge "$(field "$sweep" p99_us)" 1000)" "p99 $(field "$sweep" p99_us)us"
 note "errors $(field "$sweep" errors); slowest: $(field "$sweep" worst)"
 section "" "value" "" "" ""
 row "instance $addr_event: address removed/re-added, rebuilds" "1" "$rb_addr" "" "" ""
