@@ -25,7 +25,7 @@ work=$(mktemp -d /tmp/dpinger-bench.XXXXXX) || exit 1
 cd "$work" || exit 1
 # BENCH_KEEP=1 keeps the work directory (logs of every daemon) for a look
 trap 'netns_cleanup; cd /; [ "${BENCH_KEEP:-0}" = 1 ] && echo "bench: kept $work" >&2 || rm -rf "$work"' EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT TERM HUP PIPE
 echo "$$$(date +%N | cut -c1-4)" > netns_id
 
 DPINGER=${DPINGER:-$top/dpinger}
