@@ -13,10 +13,11 @@
 #   make soak       chaos soak: pfSense-shaped monitors under random faults,
 #                   invariants checked throughout (root); SOAK_SECONDS=N
 #                   (default 120), SOAK_SEED=n to replay a schedule
-#   make bench      benchmark suite (tests/bench/all.sh): overhead, scale,
-#                   accuracy, status socket, heal times, instruction counts;
-#                   one table (root, about 5 minutes; BENCH_QUICK=1 sh
-#                   tests/bench/all.sh takes 1 minute)
+#   make bench      benchmark suite (tests/bench/all.sh, root, about 15
+#                   minutes): cost side by side with stock dpinger when
+#                   STOCK_DPINGER names its binary, 200 instances, heal
+#                   times, status socket, accuracy, instruction counts;
+#                   BENCH_QUICK=1 for a 3-minute development run
 #   make demo       self-contained demonstration in network namespaces (root)
 #   make install    install bin/dpinger and the man page (under share/man,
 #                   where the FreeBSD ports tree and the FHS keep them)
@@ -105,7 +106,7 @@ soak: tests
 	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SEED=$(SOAK_SEED) sh tests/soak/soak.sh
 
 bench: tests
-	sh tests/bench/all.sh
+	STOCK_DPINGER="$(STOCK_DPINGER)" BENCH_QUICK="$(BENCH_QUICK)" sh tests/bench/all.sh
 
 demo: dpinger tests/tools/sockquery
 	sh tests/demo.sh

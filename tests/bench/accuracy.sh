@@ -156,7 +156,7 @@ err()
 	fi
 }
 
-section "3. Accuracy: tunpeer, -s ${send_ms} -l ${loss_ms}, ${phase_s}s per phase" \
+section "5. Accuracy: tunpeer, -s ${send_ms} -l ${loss_ms}, ${phase_s}s per phase" \
     "wire" "reported" "error" "n"
 note "wire: the same probes timed on the tun by kernel timestamps (build/bench/wirertt);"
 note "error: reported - wire; n: replies (requests for loss) in the window"

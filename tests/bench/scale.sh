@@ -20,25 +20,10 @@ secs=${BENCH_SCALE_SECONDS:-20}
 addr_event=$((n / 4))
 link_event=$((n * 3 / 4))
 
-mon=$(netns_mk smon) || exit 1
-peer=$(netns_mk speer) || exit 1
-
-# All veth pairs and addresses in two batches (much faster than one ip per call)
-i=0
-: > links.batch
-: > mon.batch
-: > peer.batch
-while [ $i -lt "$n" ]; do
-	echo "link add name mon$i netns $mon type veth peer name peer$i netns $peer" >> links.batch
-	echo "link set dev mon$i up" >> mon.batch
-	echo "addr add 10.100.$i.1/24 dev mon$i" >> mon.batch
-	echo "link set dev peer$i up" >> peer.batch
-	echo "addr add 10.100.$i.2/24 dev peer$i" >> peer.batch
-	i=$((i + 1))
-done
 t0=$(ms_now)
-ip -batch links.batch && ip -n "$mon" -batch mon.batch && ip -n "$peer" -batch peer.batch ||
-    { echo "bench: scale: cannot build $n veth pairs" >&2; exit 1; }
+b=$(bed s "$n") || { echo "bench: scale: cannot build $n veth pairs" >&2; exit 1; }
+mon=${b%% *}
+peer=${b#* }
 t_net=$(($(ms_now) - t0))
 
 start_one()
@@ -155,11 +140,17 @@ for _p in $pids; do
 	kill -0 "$_p" 2>/dev/null && alive=$((alive + 1))
 done
 
-section "2. Scale: $n instances, pfSense's command line, one veth pair each" "value" "per inst" ""
+cpu_pct=$(awk -v c=$((c1 - c0)) -v e="$el" 'BEGIN { printf "%.2f", c / 1e7 / (e / 1000) }')
+section "2. Scale: $n instances of the fork, pfSense's command line, one veth pair each" "value" "per inst" "" "n" "met"
 note "$n veth pairs built in ${t_net}ms; $n daemons started and answering in ${t_start}ms"
-row "total CPU, ${secs}s measured" "" \
-    "$(awk -v c=$((c1 - c0)) -v e="$el" 'BEGIN { printf "%.2f%%", c / 1e7 / (e / 1000) }')" \
-    "$(awk -v c=$((c1 - c0)) -v e="$el" -v n="$n" 'BEGIN { printf "%.1fms", c / 1e6 / (e / 1000) * 60 / n }')" "" "$n"
+# the targets are for 200 instances (a smaller run shows the figures, unjudged)
+judge()
+{
+	[ "$n" -ge 200 ] && met_le "$1" "$2"
+}
+row "total CPU, ${secs}s measured" "<=5%" "${cpu_pct}%" \
+    "$(awk -v c=$((c1 - c0)) -v e="$el" -v n="$n" 'BEGIN { printf "%.1fms", c / 1e6 / (e / 1000) * 60 / n }')" "" "$n" \
+    "$(judge "$cpu_pct" 5)"
 note "total CPU in % of one core; per instance in CPU ms per minute"
 row "wake-ups per second, all instances" "" \
     "$(awk -v c=$((s1 - s0)) -v e="$el" 'BEGIN { printf "%.0f", c / (e / 1000) }')" \
@@ -168,9 +159,10 @@ row "memory: sum of VmRSS" "" "$(echo "$mem" | awk '{ printf "%.1fMB", $1 / 1024
     "$(echo "$mem" | awk -v n="$n" '{ printf "%dkB", $1 / n }')" "" "$n"
 row "memory: sum of Pss (shared pages split)" "" "$(echo "$mem" | awk '{ printf "%.1fMB", $2 / 1024 }')" \
     "$(echo "$mem" | awk -v n="$n" '{ printf "%dkB", $2 / n }')" "" "$n"
-section "" "p50" "p99" "max" "n"
-row "status query latency, every socket 3 times" "max<1s" "$(field "$sweep" p50_us)us" \
-    "$(field "$sweep" p99_us)us" "$(field "$sweep" max_us)us" "$(field "$sweep" queries)"
+section "" "p50" "p99" "max" "n" "met"
+row "status query latency, every socket 3 times" "p99<=1ms" "$(field "$sweep" p50_us)us" \
+    "$(field "$sweep" p99_us)us" "$(field "$sweep" max_us)us" "$(field "$sweep" queries)" \
+    "$(judge "$(field "$sweep" p99_us)" 1000)" "p99 $(field "$sweep" p99_us)us"
 note "errors $(field "$sweep" errors); slowest: $(field "$sweep" worst)"
 section "" "value" "" "" ""
 row "instance $addr_event: address removed/re-added, rebuilds" "1" "$rb_addr" "" "" ""
