@@ -101,17 +101,17 @@ bench_recv_side(
     unsigned            n,
     uint64_t            now)
 {
-    uint64_t            dup_logged = 0;
-    unsigned long       dup_count = 0;
+    struct recv_state   rs;
     unsigned            i;
 
+    memset(&rs, 0, sizeof(rs));
+    rs.retired_seq = UINT_MAX;
     for (i = 0; i < n; i++)
     {
         slot_mark_sent(&window.slots[7], 7, now);
-        recv_process(reply_pkt, reply_len, &reply_from, reply_fromlen, now + 150 + i % 50,
-                     &dup_logged, &dup_count);
+        recv_process(&rs, reply_pkt, reply_len, &reply_from, reply_fromlen, now + 150 + i % 50, 0);
     }
-    sink += dup_count;
+    sink += rs.duplicates.suppressed;
 }
 
 // The clock every thread reads several times per loop
@@ -169,7 +169,7 @@ main(
     {
         return 1;
     }
-    atomic_store(&probe.idents, (uint32_t) 0x1234u << 16 | 0x1234u);
+    atomic_store(&icmp.idents, (uint32_t) 0x1234u << 16 | 0x1234u);
 
     // A healthy window: every slot answered in 100..219us
     for (i = 0; i < window.count; i++)
