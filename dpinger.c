@@ -100,7 +100,8 @@ extern char **                  environ;
 #define PACKET_MAX              65536           // largest datagram we send or read
 #define SOCKBUF_SIZE            (PACKET_MAX + 1024)
 #define STATUS_BACKLOG          INT_MAX         // the kernel caps it at the system maximum
-#define SLICE_MS                1000            // longest any thread goes without a heartbeat
+#define SLICE_MS                1000            // longest sleep of a busy thread between heartbeats
+#define STATUS_SETTLE_MS        100             // a queued status client is taken by then
 #define DEBOUNCE_MS             50              // coalescing of routing events
 #define ROUTE_QUERY_MS          200             // coalescing of route changes before asking the kernel
 #define RECONCILE_MS            60000           // periodic re-check of the bound interface
@@ -860,32 +861,70 @@ static const char * const log_formats[] __attribute__((unused)) =
 #endif
 #define LOG_LINE_MAX            1024
 
-static int              log_fd = -1;            // syslog socket: made once in main, never closed
+#define LOG_TO_STDERR           (-1)
+#define LOG_NO_SYSLOG           (-2)
+
+// The syslog socket (-S): made when syslog first takes it, and from then
+// on never closed, so every thread can send on it without a lock; until
+// then LOG_NO_SYSLOG (no descriptor is held while no syslog daemon
+// listens, as with syslog(3)); LOG_TO_STDERR without -S
+static _Atomic int      log_fd = LOG_TO_STDERR;
 static _Atomic unsigned log_dropped;            // any thread: lines dropped since one went out
 static _Atomic uint64_t log_reconnect_at;       // any thread: no reconnect before this (ms)
 
-// (Re)connect the syslog socket; a datagram socket can simply connect
-// again, so the descriptor stays the same for every thread
-static void
-log_connect(void)
+// Connect a datagram socket to syslog (it can simply connect again later,
+// so the descriptor stays the same for every thread); 0 when it took
+static int
+log_connect(
+    int                 fd)
 {
     struct sockaddr_un  sa;
 
     memset(&sa, 0, sizeof(sa));
     sa.sun_family = AF_UNIX;
     memcpy(sa.sun_path, SYSLOG_PATH, sizeof(SYSLOG_PATH));
-    (void) connect(log_fd, (struct sockaddr *) &sa, sizeof(sa));
+    return connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+}
+
+// The syslog socket, made now if syslog listens (at most once a second)
+static int
+log_socket(void)
+{
+    int                 fd = atomic_load(&log_fd);
+    int                 none = LOG_NO_SYSLOG;
+    uint64_t            now;
+    uint64_t            at;
+
+    if (fd != LOG_NO_SYSLOG)
+    {
+        return fd;
+    }
+    now = now_ms();
+    at = atomic_load(&log_reconnect_at);
+    if (now < at || !atomic_compare_exchange_strong(&log_reconnect_at, &at, now + 1000))
+    {
+        return LOG_NO_SYSLOG;
+    }
+    fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd >= 0 && log_connect(fd) < 0)
+    {
+        close(fd);
+        fd = LOG_NO_SYSLOG;
+    }
+    if (fd >= 0 && !atomic_compare_exchange_strong(&log_fd, &none, fd))
+    {
+        close(fd);
+        fd = none;
+    }
+    return fd;
 }
 
 static void
 log_open(void)
 {
     tzset();
-    log_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (log_fd >= 0)
-    {
-        log_connect();
-    }
+    atomic_store(&log_fd, LOG_NO_SYSLOG);
+    (void) log_socket();
 }
 
 // Write one line (without its newline) at once or not at all; 0 when it went out
@@ -897,8 +936,13 @@ log_write(
 {
     char                buf[LOG_LINE_MAX + 64];
     size_t              n = 0;
+    int                 fd = log_socket();
 
-    if (log_fd >= 0)
+    if (fd == LOG_NO_SYSLOG)
+    {
+        return -1;
+    }
+    if (fd >= 0)
     {
         time_t          t = time(NULL);
         struct tm       tm;
@@ -927,12 +971,12 @@ log_write(
     n += len;
     buf[n++] = '\n';
 
-    if (log_fd < 0)
+    if (fd < 0)
     {
         // One write per line so lines from different threads never mix
         return write(STDERR_FILENO, buf, n) == (ssize_t) n ? 0 : -1;
     }
-    if (send(log_fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t) n)
+    if (send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t) n)
     {
         return 0;
     }
@@ -942,13 +986,10 @@ log_write(
         uint64_t        now = now_ms();
         uint64_t        at = atomic_load(&log_reconnect_at);
 
-        if (now >= at && atomic_compare_exchange_strong(&log_reconnect_at, &at, now + 1000))
+        if (now >= at && atomic_compare_exchange_strong(&log_reconnect_at, &at, now + 1000) &&
+            log_connect(fd) == 0 && send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t) n)
         {
-            log_connect();
-            if (send(log_fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL) == (ssize_t) n)
-            {
-                return 0;
-            }
+            return 0;
         }
     }
     return -1;
@@ -1294,7 +1335,8 @@ stats_format(
 //   icmp.last_reply                recv                    main
 //   icmp.reply_wanted              main sets, recv clears
 //   icmp.last_rebuild_log          main                    send
-//   threads[t].beat, .outside      thread t                watchdog thread, main
+//   threads[t].beat, .idle_until,  thread t                watchdog thread, main
+//     .outside
 //   threads[t].running, .handle    main, at start          everyone
 //   threads[t].kernel_tid          thread t, at start      restart
 //   term_signal, hup_signal        signal handler          main
@@ -1330,7 +1372,10 @@ struct icmp_state
 static struct icmp_state icmp = { .send_fd = -1, .recv_fd = -1 };
 
 // The threads, each with its heartbeat: the monotonic ms of its last
-// progress, renewed at least once per SLICE_MS while it is healthy
+// progress.  A thread beats at least once per SLICE_MS, or says before a
+// longer wait until when it waits (it is judged from then on); the status
+// thread waits for clients without a limit and is judged by whether a
+// queued client is taken.
 enum
 {
     TH_MAIN,
@@ -1350,6 +1395,8 @@ struct thread_slot
     _Atomic int         running;        // set once handle is valid
     _Atomic int         kernel_tid;     // Linux thread id, for the kernel-wait check
     _Atomic uint64_t    beat;
+    _Atomic uint64_t    idle_until;     // in a wait that ends by then (0: not waiting;
+                                        // UINT64_MAX: waiting for work, without a limit)
     _Atomic int         outside;        // 1 while waiting on something outside our control
                                         // (the alert command, the report output): not judged
 };
@@ -1420,6 +1467,20 @@ beat(
     int                 t)
 {
     atomic_store_explicit(&threads[t].beat, now_ms(), memory_order_relaxed);
+}
+
+// The calling thread waits until `until` (UINT64_MAX: for work), or, with
+// 0, is back from its wait
+static void
+idle(
+    int                 t,
+    uint64_t            until)
+{
+    if (until == 0)
+    {
+        beat(t);
+    }
+    atomic_store_explicit(&threads[t].idle_until, until, memory_order_relaxed);
 }
 
 // Name the calling thread (seen in /proc, ps -H, top -H) and note its id
@@ -2530,10 +2591,14 @@ status_thread(
     for (;;)
     {
         struct pollfd   pfd = { usocket_fd, POLLIN, 0 };
+        int             rc;
         int             i;
 
-        beat(TH_STATUS);
-        if (poll(&pfd, 1, SLICE_MS) <= 0)
+        // Clients come when they come: the watchdog sees one left waiting
+        idle(TH_STATUS, UINT64_MAX);
+        rc = poll(&pfd, 1, -1);
+        idle(TH_STATUS, 0);
+        if (rc <= 0)
         {
             continue;
         }
@@ -3695,22 +3760,25 @@ route_event_reason(
 static _Atomic uint64_t resumed_at;             // last time the process was seen resuming from a pause
 
 // Age of a thread's heartbeat as the watchdog sees it: counted from the
-// last resume at most; 0 when the thread is not judged (not running, or
-// waiting on something outside our control)
+// last resume, or the end of the wait the thread announced, at the
+// latest; 0 when it is not judged by time (not running, waiting on
+// something outside our control, or waiting for work)
 static uint64_t
 heartbeat_age(
     int                 t,
     uint64_t            now)
 {
     uint64_t            last;
+    uint64_t            until = atomic_load_explicit(&threads[t].idle_until, memory_order_relaxed);
     uint64_t            resumed = atomic_load(&resumed_at);
 
-    if (!atomic_load(&threads[t].running) || atomic_load(&threads[t].outside))
+    if (!atomic_load(&threads[t].running) || atomic_load(&threads[t].outside) || until == UINT64_MAX)
     {
         return 0;
     }
     last = atomic_load_explicit(&threads[t].beat, memory_order_relaxed);
-    return elapsed_since(now, last > resumed ? last : resumed);
+    last = last > resumed ? last : resumed;
+    return elapsed_since(now, last > until ? last : until);
 }
 
 // When the next heartbeat among threads [first, last] would pass the stall
@@ -3729,7 +3797,8 @@ watchdog_next_due(
         uint64_t        age = heartbeat_age(t, now);
         uint64_t        at;
 
-        if (!atomic_load(&threads[t].running) || atomic_load(&threads[t].outside))
+        if (!atomic_load(&threads[t].running) || atomic_load(&threads[t].outside) ||
+            atomic_load(&threads[t].idle_until) == UINT64_MAX)
         {
             continue;
         }
@@ -4058,7 +4127,10 @@ restart_in_place(
 
 
 //
-// The watchdog thread: the one checker
+// The watchdog thread: the one checker.  It sleeps until the first
+// heartbeat could pass the limit, and watches the status socket: a client
+// still queued STATUS_SETTLE_MS after it was seen means the status thread
+// is not taking it, and counts as its stall from that moment.
 //
 static void *
 watchdog_thread(
@@ -4066,17 +4138,21 @@ watchdog_thread(
 {
     uint64_t            acted[TH_COUNT] = { 0 };
     uint64_t            expected = now_ms();
+    uint64_t            queued = 0;     // when a status client was seen queued (0: none)
 
     (void) arg;
     thread_name(TH_WATCHDOG);
     for (;;)
     {
+        struct pollfd   pfd = { usocket_fd, POLLIN, 0 };
+        struct timespec ts;
         uint64_t        now;
         uint64_t        due;
+        int             watch_clients;
         int             t;
 
-        beat(TH_WATCHDOG);
         now = now_ms();
+        idle(TH_WATCHDOG, 0);
         if (watchdog_was_paused(expected, now))
         {
             // Nobody ran, this thread included: not a hang
@@ -4086,10 +4162,18 @@ watchdog_thread(
                 log_dest(LL_D_WD_PAUSED, (unsigned long) ((now - expected) / 1000u));
             }
         }
+        if (queued && (atomic_load(&threads[TH_STATUS].beat) >= queued || atomic_load(&resumed_at) >= queued))
+        {
+            queued = 0;
+        }
         for (t = 0; t < TH_COUNT; t++)
         {
             uint64_t    age = heartbeat_age(t, now);
 
+            if (t == TH_STATUS && queued)
+            {
+                age = now - queued;
+            }
             if (t == TH_WATCHDOG)
             {
                 continue;
@@ -4108,9 +4192,32 @@ watchdog_thread(
             }
         }
 
+        // Sleep until a heartbeat could pass the limit, or a client is queued
         due = watchdog_next_due(0, TH_COUNT - 1, now);
-        expected = due < now + SLICE_MS ? due : now + SLICE_MS;
-        sleep_until(expected * 1000u, 0);
+        if (queued)
+        {
+            uint64_t    look = now < queued + STATUS_SETTLE_MS ? queued + STATUS_SETTLE_MS : queued + cfg.watchdog_limit + 1;
+
+            due = look < due ? look : due;
+        }
+        if (due <= now)
+        {
+            // A stall whose restart is held back: look again in a slice
+            due = now + SLICE_MS;
+        }
+        if (due > now + RECONCILE_MS)
+        {
+            due = now + RECONCILE_MS;
+        }
+        watch_clients = usocket_fd >= 0 && !queued && atomic_load(&threads[TH_STATUS].running);
+        expected = due;
+        idle(TH_WATCHDOG, due);
+        ts.tv_sec = (time_t) ((due - now) / 1000u);
+        ts.tv_nsec = (long) ((due - now) % 1000u) * 1000000L;
+        if (ppoll(&pfd, watch_clients ? 1 : 0, &ts, NULL) > 0 && (pfd.revents & POLLIN))
+        {
+            queued = now_ms();
+        }
     }
     return NULL;
 }
@@ -5315,10 +5422,9 @@ supervise(
             sv->timer[T_GUARD] = due > now ? due : now + SLICE_MS;
         }
         wake = timer_next(sv->timer);
-        if (wake > now + SLICE_MS)
+        if (wake > now + RECONCILE_MS)
         {
-            // Main beats at least once a slice too
-            wake = now + SLICE_MS;
+            wake = now + RECONCILE_MS;
         }
         sv->expected = wake;
 
@@ -5338,12 +5444,12 @@ supervise(
         }
         ts.tv_sec = (time_t) ((wake > now ? wake - now : 0) / 1000u);
         ts.tv_nsec = (long) ((wake > now ? wake - now : 0) % 1000u) * 1000000L;
+        idle(TH_MAIN, wake);
         if (ppoll(pfd, (nfds_t) n, &ts, &none) < 0)
         {
             memset(pfd, 0, sizeof(pfd));
         }
-
-        beat(TH_MAIN);
+        idle(TH_MAIN, 0);
         now = now_ms();
         if (watchdog_was_paused(sv->expected, now))
         {
@@ -5378,7 +5484,7 @@ fatal(
     va_end(args);
 
     fprintf(stderr, "dpinger: %s\n", buf);
-    if (log_fd >= 0)
+    if (atomic_load(&log_fd) != LOG_TO_STDERR)
     {
         (void) log_write(LOG_ERR, buf, strlen(buf));
     }
@@ -5661,7 +5767,7 @@ startup_args(
         if (err[0])
         {
             fprintf(stderr, "dpinger: %s\n", err);
-            if (log_fd >= 0)
+            if (atomic_load(&log_fd) != LOG_TO_STDERR)
             {
                 (void) log_write(LOG_ERR, err, strlen(err));
             }

@@ -1515,7 +1515,7 @@ ATF_TC_BODY(watchdog_ladder, tc)
 ATF_TC(watchdog_pause);
 ATF_TC_HEAD(watchdog_pause, tc)
 {
-    atf_tc_set_md_var(tc, "descr", "A checker that wakes more than a slice late was paused with everyone; heartbeats then count from the resume, so a stopped process is not taken for a hung one");
+    atf_tc_set_md_var(tc, "descr", "A checker that wakes more than a slice late was paused with everyone; heartbeats then count from the resume, so a stopped process is not taken for a hung one; a thread that announced a wait is judged from its end");
 }
 ATF_TC_BODY(watchdog_pause, tc)
 {
@@ -1531,7 +1531,14 @@ ATF_TC_BODY(watchdog_pause, tc)
     atomic_store(&resumed_at, 30000);
     ATF_CHECK_EQ(heartbeat_age(TH_SEND, 30000), 0u);
     ATF_CHECK_EQ(heartbeat_age(TH_SEND, 36000), 6000u);
-    // Waiting outside our control, or not running: not judged
+    // A thread that announced a wait is judged from its end
+    atomic_store(&threads[TH_SEND].idle_until, 40000);
+    ATF_CHECK_EQ(heartbeat_age(TH_SEND, 36000), 0u);
+    ATF_CHECK_EQ(heartbeat_age(TH_SEND, 46000), 6000u);
+    // Waiting for work (the status thread), outside our control, or not running: not judged
+    atomic_store(&threads[TH_SEND].idle_until, UINT64_MAX);
+    ATF_CHECK_EQ(heartbeat_age(TH_SEND, 99000), 0u);
+    atomic_store(&threads[TH_SEND].idle_until, 0);
     atomic_store(&threads[TH_SEND].outside, 1);
     ATF_CHECK_EQ(heartbeat_age(TH_SEND, 36000), 0u);
     atomic_store(&threads[TH_SEND].outside, 0);

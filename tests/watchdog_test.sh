@@ -204,6 +204,9 @@ restarts_rate_limited_body()
 	n=1
 	while [ $n -le 4 ]; do
 		freeze_thread status 60 "$n"
+		# A frozen status thread harms the clients it leaves waiting: one waits
+		"$(tool sockquery)" -t 60000 s.sock > /dev/null 2>&1 &
+		pid_record $!
 		wait_for 40 file_has "frz.$n" '^gone' || atf_fail "restart $n did not happen: $(oneline err)"
 		now=$(date +%s.%N)
 		if [ -n "$prev" ]; then
@@ -265,6 +268,8 @@ exec_failure_cleans_up_body()
 	    127.0.0.1 || atf_fail "cannot start dpinger"
 	rm "$PWD/dpinger"
 	freeze_thread status 60
+	"$(tool sockquery)" -t 30000 s.sock > /dev/null 2>&1 &
+	pid_record $!
 	daemon_exit_status 30 || atf_fail "still running 30s after the status thread froze: $(oneline err)"
 	[ "$DP_RC" -eq 1 ] || atf_fail "exit status $DP_RC, not 1: $(oneline err)"
 	atf_check -s exit:0 -o match:'watchdog: status stalled for [0-9]+s, restarting in place' \
