@@ -475,7 +475,7 @@ mount -t tmpfs -o mode=755 tmpfs /dev || exit 1
 mknod -m 666 /dev/null c 1 3 || exit 1
 "$(atf_get_srcdir)/logcatch" -t 60000 /dev/log > "\$log" 2>"\$log.bound" &
 n=0
-while ! grep -q bound "\$log.bound" && [ \$n -lt 50 ]; do sleep 0.1; n=\$((n + 1)); done
+while ! grep -qs bound "\$log.bound" && [ \$n -lt 50 ]; do sleep 0.1; n=\$((n + 1)); done
 exec "\$@"
 EOS
 }

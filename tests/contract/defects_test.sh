@@ -402,7 +402,7 @@ mount -t tmpfs -o mode=755 tmpfs /dev || exit 1
 mknod -m 666 /dev/null c 1 3 || exit 1
 "$(atf_get_srcdir)/logcatch" -t 10000 /dev/log > "$PWD/log" 2>"$PWD/bound" &
 n=0
-while ! grep -q bound "$PWD/bound" && [ \$n -lt 50 ]; do sleep 0.1; n=\$((n + 1)); done
+while ! grep -qs bound "$PWD/bound" && [ \$n -lt 50 ]; do sleep 0.1; n=\$((n + 1)); done
 "\$@" >/dev/null 2>&1
 echo "exit \$?" > "$PWD/rc"
 sleep 1
