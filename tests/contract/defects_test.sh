@@ -342,9 +342,9 @@ pidfile_race_body()
 		rm -f dp.pid
 		# One CPU for parent, child and reader makes the race visible
 		ip netns exec "$NS_MON" taskset -c 0 "$(atf_get_srcdir)/exitread" "$PWD/dp.pid" \
-		    "$(dpinger_bin)" -r 0 -s 100 -t 2s -p "$PWD/dp.pid" -u "$PWD/s.sock" 10.0.0.2 > read 2>read.err
-		grep -q '^exit 0 ' read || inconclusive "start $i failed: $(cat read read.err)"
-		grep -q ' bytes [1-9]' read || empty=$i
+		    "$(dpinger_bin)" -r 0 -s 100 -t 2s -p "$PWD/dp.pid" -u "$PWD/s.sock" 10.0.0.2 > seen 2>seen.err
+		grep -q '^exit 0 ' seen || inconclusive "start $i failed: $(cat seen seen.err)"
+		grep -q ' bytes [1-9]' seen || empty=$i
 		wait_for 5 test -s dp.pid || inconclusive "start $i: the pid file stays empty"
 		pid=$(cat dp.pid)
 		echo "$pid" >> created_pids.lst
