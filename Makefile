@@ -19,6 +19,14 @@
 #                   times, status socket, accuracy, instruction counts;
 #                   BENCH_QUICK=1 for a 3-minute development run
 #   make demo       self-contained demonstration in network namespaces (root)
+#   make demo STOCK_DPINGER=/path
+#                   the same with a stock dpinger beside the fork; writes a
+#                   timeline picture (SVG) of both
+#   make contract [DPINGER=/path/to/dpinger]
+#                   drop-in contract tests and defect reproducers against
+#                   any dpinger binary (default: the one just built); ends
+#                   with "contract: N passed, N failed" and
+#                   "defects reproduced: N of M" (root, Linux)
 #   make install    install bin/dpinger and the man page (under share/man,
 #                   where the FreeBSD ports tree and the FHS keep them)
 
@@ -110,6 +118,27 @@ bench: tests
 
 demo: dpinger tests/tools/sockquery
 	sh tests/demo.sh
+
+DPINGER?=	./dpinger
+CONTRACT_PROGS=	tests/contract/logcatch tests/contract/threadstop tests/contract/exitread
+
+tests/contract/logcatch: tests/contract/logcatch.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/contract/logcatch tests/contract/logcatch.c
+
+tests/contract/threadstop: tests/contract/threadstop.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/contract/threadstop tests/contract/threadstop.c
+
+tests/contract/exitread: tests/contract/exitread.c
+	$(CC) $(DP_CFLAGS) -D_GNU_SOURCE $(CFLAGS) $(LDFLAGS) -o tests/contract/exitread tests/contract/exitread.c
+
+contract: dpinger tests/tools/sockquery $(CONTRACT_PROGS)
+	sh tests/contract/run.sh "$(DPINGER)"
+
+clean: clean-contract
+clean-contract:
+	rm -f $(CONTRACT_PROGS)
+
+.PHONY: contract clean-contract
 
 install: dpinger
 	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)
