@@ -435,21 +435,24 @@ args_parse(
             {
                 BAD("invalid latency alarm (-D) \"%s\"", optarg);
             }
-            c->have_latency_alarm = 1;
+            // 0 means no latency alarm, as upstream
+            c->have_latency_alarm = c->latency_alarm != 0;
             break;
         case 'L':
             if (parse_percent(optarg, &c->loss_alarm))
             {
                 BAD("invalid loss alarm (-L) \"%s\"", optarg);
             }
-            c->have_loss_alarm = 1;
+            // 0 means no loss alarm, as upstream
+            c->have_loss_alarm = c->loss_alarm != 0;
             break;
         case 'H':
             if (parse_time(optarg, &c->alarm_hold))
             {
                 BAD("invalid alarm hold (-H) \"%s\"", optarg);
             }
-            c->have_hold = 1;
+            // 0 means the default, as upstream
+            c->have_hold = c->alarm_hold != 0;
             break;
         case 'C':
             c->alert_cmd = optarg;
@@ -845,20 +848,16 @@ static const char * const log_formats[] __attribute__((unused)) =
 
 
 //
-// Log writer: stderr, or syslog with -S, framed as the C library's syslog(3)
-// frames what stock dpinger logs: "<12>Mmm dd hh:mm:ss dpinger: line\n"
-// (user facility, warning).  It never blocks: a daemon that waits for its
-// log watches nothing.  A line that cannot go out at once (a full syslog
+// Log writer: stderr, or syslog with -S, framed as the system's syslog(3)
+// frames what stock dpinger logs (user facility; the tag is the program's
+// name): on Linux "<12>Mmm dd hh:mm:ss dpinger: line\n", on FreeBSD
+// RFC 5424, "<12>1 time host dpinger pid - - line".  It never blocks: a
+// daemon that waits for its log watches nothing.  A line that cannot go out at once (a full syslog
 // socket, a stderr pipe nobody reads) is dropped and counted, and the next
 // line that gets through is followed by the count.  syslog(3) itself is
 // not used: it blocks on a full socket while holding a lock that every
 // other thread that logs then waits for.
 //
-#if defined(__FreeBSD__)
-#define SYSLOG_PATH             "/var/run/log"
-#else
-#define SYSLOG_PATH             "/dev/log"
-#endif
 #define LOG_LINE_MAX            1024
 
 #define LOG_TO_STDERR           (-1)
@@ -871,19 +870,75 @@ static const char * const log_formats[] __attribute__((unused)) =
 static _Atomic int      log_fd = LOG_TO_STDERR;
 static _Atomic unsigned log_dropped;            // any thread: lines dropped since one went out
 static _Atomic uint64_t log_reconnect_at;       // any thread: no reconnect before this (ms)
+static char             log_tag[64] = "dpinger"; // the program's name, set once in main
+#if defined(__FreeBSD__)
+static char             log_host[MAXHOSTNAMELEN] = "-";
+#endif
 
 // Connect a datagram socket to syslog (it can simply connect again later,
-// so the descriptor stays the same for every thread); 0 when it took
+// so the descriptor stays the same for every thread); 0 when it took.
+// FreeBSD's syslog(3) prefers the privileged socket when it may use it.
 static int
 log_connect(
     int                 fd)
 {
+#if defined(__FreeBSD__)
+    static const char * const paths[] = { "/var/run/logpriv", "/var/run/log", NULL };
+#else
+    static const char * const paths[] = { "/dev/log", NULL };
+#endif
     struct sockaddr_un  sa;
+    int                 i;
 
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, SYSLOG_PATH, sizeof(SYSLOG_PATH));
-    return connect(fd, (struct sockaddr *) &sa, sizeof(sa));
+    for (i = 0; paths[i]; i++)
+    {
+        memset(&sa, 0, sizeof(sa));
+        sa.sun_family = AF_UNIX;
+        snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", paths[i]);
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+        {
+            return 0;
+        }
+    }
+    return -1;
+}
+
+// The syslog header of a line at priority pri; its length
+static size_t
+log_header(
+    char *              buf,
+    size_t              size,
+    int                 pri)
+{
+    struct timespec     ts;
+    struct tm           tm;
+    size_t              n;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (localtime_r(&ts.tv_sec, &tm) == NULL)
+    {
+        memset(&tm, 0, sizeof(tm));
+    }
+#if defined(__FreeBSD__)
+    {
+        char            zone[8];
+        long            off;
+
+        // RFC 5424: <pri>1 2026-12-03T17:48:18.123456+01:00 host tag pid - -
+        n = (size_t) snprintf(buf, size, "<%d>1 ", pri);
+        n += strftime(buf + n, size - n, "%Y-%m-%dT%H:%M:%S", &tm);
+        off = tm.tm_gmtoff / 60;
+        snprintf(zone, sizeof(zone), "%c%02ld:%02ld", off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60);
+        n += (size_t) snprintf(buf + n, size - n, ".%06ld%s %s %s %ld - - ", ts.tv_nsec / 1000, zone, log_host,
+                               log_tag, (long) getpid());
+    }
+#else
+    // RFC 3164 as glibc writes it: <pri>Mmm dd hh:mm:ss tag:
+    n = (size_t) snprintf(buf, size, "<%d>", pri);
+    n += strftime(buf + n, size - n, "%b %e %H:%M:%S ", &tm);
+    n += (size_t) snprintf(buf + n, size - n, "%s: ", log_tag);
+#endif
+    return n;
 }
 
 // The syslog socket, made now if syslog listens (at most once a second)
@@ -920,9 +975,19 @@ log_socket(void)
 }
 
 static void
-log_open(void)
+log_open(
+    const char *        argv0)
 {
+    const char *        name = strrchr(argv0, '/') ? strrchr(argv0, '/') + 1 : argv0;
+
     tzset();
+    if (*name)
+    {
+        snprintf(log_tag, sizeof(log_tag), "%s", name);
+    }
+#if defined(__FreeBSD__)
+    (void) gethostname(log_host, sizeof(log_host));
+#endif
     atomic_store(&log_fd, LOG_NO_SYSLOG);
     (void) log_socket();
 }
@@ -944,15 +1009,7 @@ log_write(
     }
     if (fd >= 0)
     {
-        time_t          t = time(NULL);
-        struct tm       tm;
-
-        n = (size_t) snprintf(buf, sizeof(buf), "<%d>", LOG_USER | priority);
-        if (localtime_r(&t, &tm) != NULL)
-        {
-            n += strftime(buf + n, sizeof(buf) - n, "%b %e %H:%M:%S ", &tm);
-        }
-        n += (size_t) snprintf(buf + n, sizeof(buf) - n, "dpinger: ");
+        n = log_header(buf, sizeof(buf), LOG_USER | priority);
     }
     else
     {
@@ -969,7 +1026,13 @@ log_write(
     }
     memcpy(buf + n, line, len);
     n += len;
-    buf[n++] = '\n';
+#if defined(__FreeBSD__)
+    // FreeBSD's syslog(3) strips the newline; glibc's keeps it
+    if (fd < 0)
+#endif
+    {
+        buf[n++] = '\n';
+    }
 
     if (fd < 0)
     {
@@ -5760,7 +5823,7 @@ startup_args(
     rc = args_parse(argc, argv, &cfg, err, sizeof(err));
     if (cfg.use_syslog)
     {
-        log_open();
+        log_open(argv[0]);
     }
     if (rc == ARGS_USAGE)
     {

@@ -505,7 +505,9 @@ close_on_exec_body()
 ls -l /proc/\$\$/fd > "$PWD/fds.txt.tmp" && mv "$PWD/fds.txt.tmp" "$PWD/fds.txt"
 EOS
 	chmod +x fds.sh
-	daemon_start -r 0 -s 100 -t 5s -A 200 -D 0 -C "$PWD/fds.sh" -p "$PWD/dp.pid" -u "$PWD/s.sock" -o "$PWD/rep" 10.0.0.2 ||
+	# A silent peer: a loss alarm soon, and with it the alert command
+	ip netns exec "$NS_PEER" sysctl -qw net.ipv4.icmp_echo_ignore_all=1
+	daemon_start -r 0 -s 100 -t 5s -A 200 -L 10 -C "$PWD/fds.sh" -p "$PWD/dp.pid" -u "$PWD/s.sock" -o "$PWD/rep" 10.0.0.2 ||
 	    atf_fail "cannot start dpinger"
 	wait_for 10 test -s fds.txt || atf_fail "the alert command did not run"
 	cat fds.txt

@@ -153,7 +153,9 @@ slow_alert_command_body()
 	netns_init
 	printf '#!/bin/sh\necho "$*" >> "%s/alerts"\nsleep 30\n' "$PWD" > slow.sh
 	chmod +x slow.sh
-	start_on_loopback -W 2s -A 200 -D 0 -C "$PWD/slow.sh" || atf_fail "cannot start dpinger"
+	start_on_loopback -W 2s -A 200 -L 10 -C "$PWD/slow.sh" || atf_fail "cannot start dpinger"
+	# Requests dropped on the way out: a loss alarm soon, and the slow command with it
+	ip netns exec "$NS_MON" iptables -A OUTPUT -p icmp --icmp-type echo-request -j DROP
 	wait_for 10 test -s alerts || atf_fail "the alert command did not start"
 	holds 10 status_within 1000 s.sock || atf_fail "a query took ${Q_MS:-too long} while the alert command ran"
 	atf_check -s exit:0 -o inline:"1\n" grep -c . alerts

@@ -151,11 +151,27 @@ stale_identifier_black_hole_body()
 	# Drop echo replies carrying the daemon's identifier (the pid's low 16 bits)
 	ip netns exec "$NS_MON" iptables -A INPUT -p icmp --icmp-type echo-reply \
 	    -m u32 --u32 "0>>22&0x3C@4>>16=$((pid & 65535))" -j DROP || inconclusive "iptables u32"
-	wait_for 10 status_loss_total s.sock || inconclusive "the black hole does not take: $(status_query s.sock)"
+	# The black hole has taken once the rule drops a reply; a status line
+	# counts only once the 2s window holds nothing from before that
+	wait_for 10 black_hole_drops_above 0 || inconclusive "the black hole does not take: $(status_query s.sock)"
+	taken=$(ms_now)
 	ip netns exec "$NS_MON" ping -c 1 -W 2 -I 10.0.0.1 10.0.0.2 >/dev/null 2>&1 || inconclusive "the path itself is down"
-	wait_for 25 status_healthy s.sock ||
+	wait_for 25 healthy_after $((taken + 2500)) ||
 	    reproduced "still '$(status_query s.sock)' 25s after the replies to identifier $((pid & 65535)) stopped; ping gets through"
 }
+# healthy_after MS: it is MS (ms_now) or later and the status line is healthy
+healthy_after()
+{
+	[ "$(ms_now)" -ge "$1" ] && status_healthy s.sock
+}
+
+# black_hole_drops_above N: the u32 rule has dropped more than N replies
+black_hole_drops_above()
+{
+	_drops=$(ip netns exec "$NS_MON" iptables -L INPUT -v -n -x | awk '/u32/ { print $1 }')
+	[ "${_drops:-0}" -gt "$1" ]
+}
+
 stale_identifier_black_hole_cleanup()
 {
 	netns_cleanup
