@@ -391,7 +391,11 @@ rebuild_200_times_body()
 	rss1=$(awk '/^VmRSS/ { print $2 }' "/proc/$DP_PID/status")
 	echo "descriptors $fds0 -> $fds1, RSS ${rss0}kB -> ${rss1}kB"
 	[ "$fds1" -eq "$fds0" ] || atf_fail "descriptors $fds0 -> $fds1"
-	[ "$rss1" -le $((rss0 + 1024)) ] || atf_fail "RSS grew from ${rss0}kB to ${rss1}kB"
+	# A sanitizer's own bookkeeping grows with every thread wake-up and
+	# socket it sees: there the figure is printed, not judged
+	if [ -z "${TSAN_OPTIONS:-}${ASAN_OPTIONS:-}" ]; then
+		[ "$rss1" -le $((rss0 + 1024)) ] || atf_fail "RSS grew from ${rss0}kB to ${rss1}kB"
+	fi
 	wait_for 10 status_lossless s.sock || atf_fail "not healthy after the rebuilds"
 	check_daemon
 }

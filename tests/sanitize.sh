@@ -42,7 +42,7 @@ $cc -std=c11 -Wall -Wextra -Wno-unused-function -O1 -g $flags $atf_cflags -o "$r
 
 # The sources some tests build from (port_test.sh), then everything else
 # as built by make tests (scripts, library, tools)
-cp "$top/dpinger.c" "$top/dpinger.8" "$top/Makefile" "$top/README.md" "$top/CHANGES" "$root/" &&
+cp "$top/dpinger.c" "$top/dpinger.8" "$top/Makefile" "$top/README.md" "$top/CHANGES" "$top/LICENSE" "$root/" &&
     cp -R "$top/patches" "$root/" || exit 1
 ( cd "$top/tests" && tar cf - --exclude=unit_test --exclude='*.o' . ) | ( cd "$root/tests" && tar xf - ) || exit 1
 
