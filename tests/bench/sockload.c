@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../lib/tools.h"
+
 struct client
 {
     pthread_t           thread;
@@ -42,43 +44,25 @@ static const char *     path;
 static uint64_t         stop_at_ns;
 static long             timeout_ms = 2000;
 
-static uint64_t
-now_ns(void)
-{
-    struct timespec     ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t) ts.tv_sec * 1000000000u + (uint64_t) ts.tv_nsec;
-}
-
 // One query to `where`: 0 with a full line, -1 otherwise
 static int
 query_once(
     const char *        where)
 {
-    struct sockaddr_un  sa;
     char                buf[256];
     size_t              len = 0;
-    uint64_t            deadline = now_ns() + (uint64_t) timeout_ms * 1000000u;
+    uint64_t            deadline = mono_ns() + (uint64_t) timeout_ms * 1000000u;
     int                 fd;
 
-    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    fd = unix_connect(where);
     if (fd < 0)
     {
-        return -1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", where);
-    if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0)
-    {
-        close(fd);
         return -1;
     }
     for (;;)
     {
         struct pollfd   pfd = { fd, POLLIN, 0 };
-        uint64_t        now = now_ns();
+        uint64_t        now = mono_ns();
         ssize_t         n;
 
         if (now >= deadline || poll(&pfd, 1, (int) ((deadline - now) / 1000000u) + 1) <= 0)
@@ -107,9 +91,9 @@ client_loop(
 {
     struct client *     c = arg;
 
-    while (now_ns() < stop_at_ns)
+    while (mono_ns() < stop_at_ns)
     {
-        uint64_t        t0 = now_ns();
+        uint64_t        t0 = mono_ns();
         uint64_t        us;
 
         if (query_once(path) < 0)
@@ -117,7 +101,7 @@ client_loop(
             c->errors++;
             continue;
         }
-        us = (now_ns() - t0) / 1000u;
+        us = (mono_ns() - t0) / 1000u;
         if (c->count == c->cap)
         {
             size_t      cap = c->cap ? c->cap * 2 : 4096;
@@ -172,7 +156,7 @@ sweep_run(
     {
         for (i = 0; i < npaths; i++)
         {
-            uint64_t    t0 = now_ns();
+            uint64_t    t0 = mono_ns();
             uint64_t    us;
 
             if (query_once(paths[i]) < 0)
@@ -180,7 +164,7 @@ sweep_run(
                 errors++;
                 continue;
             }
-            us = (now_ns() - t0) / 1000u;
+            us = (mono_ns() - t0) / 1000u;
             lat[count] = us > UINT32_MAX ? UINT32_MAX : (uint32_t) us;
             if (lat[count] >= worst)
             {
@@ -258,7 +242,7 @@ usage:
         perror("sockload");
         return 1;
     }
-    start = now_ns();
+    start = mono_ns();
     stop_at_ns = start + (uint64_t) (seconds * 1e9);
     for (i = 0; i < n; i++)
     {
@@ -274,7 +258,7 @@ usage:
         total += clients[i].count;
         errors += clients[i].errors;
     }
-    elapsed = (double) (now_ns() - start) / 1e9;
+    elapsed = (double) (mono_ns() - start) / 1e9;
 
     all = malloc((total ? total : 1) * sizeof(*all));
     if (all == NULL)
