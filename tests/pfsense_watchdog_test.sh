@@ -136,7 +136,9 @@ healthy_gateways_pass_silently_body()
 		ms=$(ms_since "$t0")
 		echo "healthy run $i: exit $rc in ${ms} ms" >&2
 		[ "$rc" -eq 0 ] || atf_fail "exit $rc: $(cat err)"
-		[ "$ms" -lt 1000 ] || atf_fail "a healthy run took ${ms} ms"
+		# Far below the 15 s a second look would take (a loaded machine
+		# stretches a quick run, so the bound is generous)
+		[ "$ms" -lt 5000 ] || atf_fail "a healthy run took ${ms} ms: it must not wait for a second look"
 		atf_check -s exit:0 -o empty cat out err
 	done
 	[ ! -e log.txt ] || atf_fail "logged: $(cat log.txt)"
