@@ -46,7 +46,7 @@ route_bed()
 atf_test_case paused_process_not_restarted cleanup
 paused_process_not_restarted_head()
 {
-	atf_set descr "The whole process stopped for 20s and continued (a VM pause): no stall is claimed, no restart in place, no rebuild, one 'process was paused' line, and the latency stays true afterwards"
+	atf_set descr "The whole process stopped for 10s and continued (a VM pause): no stall is claimed, no restart in place, no rebuild, one 'process was paused' line, and the latency stays true afterwards"
 	atf_set require.user root
 	atf_set timeout 120
 }
@@ -57,7 +57,8 @@ paused_process_not_restarted_body()
 	daemon_start -r 0 -i GW -B 10.0.0.1 -u "$PWD/s.sock" 10.0.0.2 || atf_fail "cannot start"
 	wait_for 20 status_lossless s.sock || atf_fail "never healthy: $(oneline err)"
 	kill -STOP "$DP_PID" || atf_fail "cannot stop the daemon"
-	sleep 20
+	# Twice the stall limit (5s): long enough to be taken for a hang
+	sleep 10
 	kill -CONT "$DP_PID" || atf_fail "cannot continue the daemon"
 	# Every answer of the next 10s (veth RTT is about 0.05ms)
 	end=$(($(date +%s) + 10))
@@ -91,7 +92,7 @@ paused_process_not_restarted_cleanup()
 atf_test_case link_down_waited_for cleanup
 link_down_waited_for_head()
 {
-	atf_set descr "The link goes down for 40s with its address kept: the daemon waits for it (one line, no rebuild), claims no heal when it comes up, and gives the outage from the last reply"
+	atf_set descr "The link goes down for 20s with its address kept: the daemon waits for it (one line, no rebuild), claims no heal when it comes up, and gives the outage from the last reply"
 	atf_set require.user root
 	atf_set timeout 150
 }
@@ -104,7 +105,8 @@ link_down_waited_for_body()
 	t_down=$(ms_now)
 	ip -n "$NS_MON" link set dev mon0 down || atf_fail "cannot set mon0 down"
 	wait_for 20 status_loss_total s.sock || atf_fail "loss never reached 100 with the link down"
-	while [ "$(ms_now)" -lt $((t_down + 40000)) ]; do
+	# 20s: the old code rebuilt at 1, 3, 7 and 15s into such an outage
+	while [ "$(ms_now)" -lt $((t_down + 20000)) ]; do
 		status_query s.sock >/dev/null || atf_fail "a status query went unanswered with the link down"
 		sleep 1
 	done
@@ -172,7 +174,7 @@ outage_figure_never_answered_cleanup()
 atf_test_case outage_figure_from_last_reply cleanup
 outage_figure_from_last_reply_head()
 {
-	atf_set descr "An outage of 30s after a healthy start: 'replies resumed after an outage of Ns' counts from the last reply, not from the detection"
+	atf_set descr "An outage of 15s after a healthy start: 'replies resumed after an outage of Ns' counts from the last reply, not from the detection"
 	atf_set require.user root
 	atf_set timeout 120
 }
@@ -186,7 +188,7 @@ outage_figure_from_last_reply_body()
 	ip netns exec "$NS_PEER" iptables -A INPUT -p icmp --icmp-type echo-request -j DROP ||
 	    atf_fail "iptables in the peer"
 	wait_for 20 status_loss_total s.sock || atf_fail "the outage did not take"
-	while [ "$(ms_now)" -lt $((t_drop + 30000)) ]; do
+	while [ "$(ms_now)" -lt $((t_drop + 15000)) ]; do
 		sleep 0.2
 	done
 	ip netns exec "$NS_PEER" iptables -D INPUT -p icmp --icmp-type echo-request -j DROP ||
@@ -195,7 +197,7 @@ outage_figure_from_last_reply_body()
 	wait_for 10 file_has err 'replies resumed after an outage of [0-9]*s' ||
 	    atf_fail "the end of the outage was not logged: $(oneline err)"
 	n=$(outage_figure 'replies resumed after an outage of')
-	[ "$n" -ge 29 ] && [ "$n" -le 33 ] || atf_fail "a 30s outage logged as ${n}s: $(grep 'outage' err | oneline)"
+	[ "$n" -ge 14 ] && [ "$n" -le 18 ] || atf_fail "a 15s outage logged as ${n}s: $(grep 'outage' err | oneline)"
 	check_daemon
 }
 outage_figure_from_last_reply_cleanup()

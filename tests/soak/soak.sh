@@ -50,7 +50,6 @@ TUNPEER=$top/tests/tools/tunpeer
 W_MS=2000               # -W: watchdog stall limit
 QUERY_MS=1000           # status query bound
 RELAXED_MS=$((W_MS + 2000))
-BH_WINDOW_MS=10000      # black-hole detection: max(10s, 2 x loss interval)
 FD_SLACK=4              # descriptors allowed above the baseline
 RSS_SLACK_KB=2048       # RSS allowed above the baseline
 TICK=0.3                # checker period
@@ -655,13 +654,22 @@ ev_blackhole()
 	fi
 	ip netns exec "$NS_MON" $BH_CMD -I $BH_RULE
 	check harness_rule "$BH_CMD rejected the black-hole rule" [ $? -eq 0 ]
+	# The fault stays until the monitor heals itself: silence for a loss and
+	# a send interval sends the fresh-socket probe, whose answer rebuilds
+	if wait_for 15 bh_rebuilt "$TARGET"; then
+		pass "${TARGET}_bh_found"
+	else
+		fail "${TARGET}_bh_found" "$TARGET: the black hole was not found within 15s"
+	fi
 	now_ms
-	_bh0=$NOW
-	hold_until_lost "$TARGET" 0
-	# The fault stays until the monitor heals itself; it "ends" for the
-	# heal bound when the detection window has passed
-	EV_END=$((_bh0 + BH_WINDOW_MS))
+	EV_END=$NOW
 	EV_LONG=1
+}
+
+# bh_rebuilt D: the fresh-socket probe has asked for a rebuild since the event began
+bh_rebuilt()
+{
+	[ "$(mon_log_count "$1" 'rebuilt ICMP sockets \(fresh-socket probe answered')" -gt "$EV_BH0" ]
 }
 
 ev_blackhole_after()
