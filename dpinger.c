@@ -4189,6 +4189,15 @@ restart_in_place(
 }
 
 
+// Is a status client waiting to be taken?
+static int
+clients_waiting(void)
+{
+    struct pollfd       pfd = { usocket_fd, POLLIN, 0 };
+
+    return poll(&pfd, 1, 0) == 1 && (pfd.revents & POLLIN);
+}
+
 //
 // The watchdog thread: the one checker.  It sleeps until the first
 // heartbeat could pass the limit, and watches the status socket: a client
@@ -4225,9 +4234,19 @@ watchdog_thread(
                 log_dest(LL_D_WD_PAUSED, (unsigned long) ((now - expected) / 1000u));
             }
         }
-        if (queued && (atomic_load(&threads[TH_STATUS].beat) >= queued || atomic_load(&resumed_at) >= queued))
+        if (queued)
         {
-            queued = 0;
+            // Nobody waits any more: taken (the status thread may have
+            // taken the client even before this thread saw it arrive)
+            if (!clients_waiting())
+            {
+                queued = 0;
+            }
+            // Someone waits, but the status thread has been at work since
+            else if (atomic_load(&threads[TH_STATUS].beat) >= queued || atomic_load(&resumed_at) >= queued)
+            {
+                queued = now;
+            }
         }
         for (t = 0; t < TH_COUNT; t++)
         {
@@ -4395,6 +4414,7 @@ enum recovery_event_kind
     RE_REBUILD_FAILED,                  // it could not open or bind (err, stage)
     RE_CHECK_ANSWERED,                  // the fresh-socket check was answered (last_reply, reason)
     RE_CHECK_TIMEOUT,                   // T_CHECK fired
+    RE_CHECK_UNSENT,                    // the check could not even be sent (no socket, no bind)
     RE_RESUMED                          // the whole process was paused: silence counts from now
 };
 
@@ -4753,6 +4773,16 @@ recovery_step(
         }
         break;
 
+    case RE_CHECK_UNSENT:
+        // Nothing learned: look again one window later, say nothing
+        if (r->state == RS_CHECKING)
+        {
+            r->state = r->outage_noted ? RS_OUTAGE : RS_HEALTHY;
+            timer[T_CHECK] = 0;
+            timer[T_QUIET] = now + r->window_ms;
+        }
+        break;
+
     case RE_SEND_STALE:
         if (r->state == RS_WAITING)
         {
@@ -5037,13 +5067,19 @@ supervisor_dispatch(
         {
             atomic_store(&icmp.hold, 0);
         }
+        supervisor_note(sv, &out);
         if (out.actions & RA_CHECK_START)
         {
             check_stop(sv);
             sv->check_ident = check_ident();
             sv->check_fd = check_send(sv->check_ident);
+            if (sv->check_fd < 0)
+            {
+                memset(&next, 0, sizeof(next));
+                next.kind = RE_CHECK_UNSENT;
+                ev = &next;
+            }
         }
-        supervisor_note(sv, &out);
         if (out.actions & RA_REBUILD)
         {
             memset(&next, 0, sizeof(next));

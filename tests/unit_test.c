@@ -1254,6 +1254,13 @@ ATF_TC_BODY(recovery_real_outage, tc)
     ATF_CHECK(g.out.note == RN_RESUMED && g.r.state == RS_HEALTHY);
     ATF_CHECK_EQ(g.out.value, 309900u);
 
+    // A check that could not even be sent tells nothing: no note, a new try a window later
+    rig_init(&g);
+    rig_step(&g, RE_QUIET, 12500, 10000, NULL);
+    rig_step(&g, RE_CHECK_UNSENT, 12500, 10000, NULL);
+    ATF_CHECK(g.r.state == RS_HEALTHY && g.out.note == RN_NONE && g.timer[T_CHECK] == 0);
+    ATF_CHECK_EQ(g.timer[T_QUIET], 22500u);
+
     // A target that never answered: the silence counts from the start, not from boot
     rig_init(&g);
     g.r.last_reply = 0;
