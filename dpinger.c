@@ -3173,16 +3173,8 @@ route_query_send(
     return sendto(fd, &req, req.hdr.nlmsg_len, 0, (struct sockaddr *) &kernel, sizeof(kernel)) < 0 ? -1 : 0;
 }
 
-static size_t
-route_decode(
-    const void *        buf,
-    size_t              len,
-    const struct route_query * q,
-    struct route_event * out,
-    size_t              max)
-{
-    return route_decode_linux(buf, len, q, out, max);
-}
+// The decoder of this kernel
+#define route_decode            route_decode_linux
 #endif
 
 
@@ -3528,16 +3520,8 @@ route_query_send(
     return write(fd, &req, req.hdr.rtm_msglen) < 0 ? -1 : 0;
 }
 
-static size_t
-route_decode(
-    const void *        buf,
-    size_t              len,
-    const struct route_query * q,
-    struct route_event * out,
-    size_t              max)
-{
-    return route_decode_freebsd(buf, len, q, out, max);
-}
+// The decoder of this kernel
+#define route_decode            route_decode_freebsd
 #endif
 
 
@@ -3546,53 +3530,10 @@ route_decode(
 // still work)
 //
 #if !defined(__linux__) && !defined(__FreeBSD__)
-static int
-route_socket_open(
-    uint32_t *          sender)
-{
-    *sender = 0;
-    errno = EPROTONOSUPPORT;
-    return -1;
-}
-
-static ssize_t
-route_socket_read(
-    int                 fd,
-    uint8_t *           buf,
-    size_t              size)
-{
-    (void) fd;
-    (void) buf;
-    (void) size;
-    errno = EAGAIN;
-    return -1;
-}
-
-static int
-route_query_send(
-    int                 fd,
-    uint32_t            seq)
-{
-    (void) fd;
-    (void) seq;
-    return -1;
-}
-
-static size_t
-route_decode(
-    const void *        buf,
-    size_t              len,
-    const struct route_query * q,
-    struct route_event * out,
-    size_t              max)
-{
-    (void) buf;
-    (void) len;
-    (void) q;
-    (void) out;
-    (void) max;
-    return 0;
-}
+#define route_socket_open(sender)               (*(sender) = 0, errno = EPROTONOSUPPORT, -1)
+#define route_socket_read(fd, buf, size)        (errno = EAGAIN, (ssize_t) -1)
+#define route_query_send(fd, seq)               (-1)
+#define route_decode(buf, len, q, out, max)     ((size_t) 0)
 #endif
 
 
