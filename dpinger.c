@@ -1517,11 +1517,11 @@ shutdown_on_signal(
 static char **          saved_argv;
 static char             self_path[PATH_MAX];
 
-// Signal masks, made once by main before any thread starts: every thread
-// but main blocks the daemon's signals; main takes them only inside its
-// ppoll(), and a thread that may be woken unblocks SIGWAKE for its wait
-static sigset_t         mask_daemon;            // SIGTERM, SIGINT, SIGHUP, SIGWAKE
-static sigset_t         mask_wakeable;          // the same without SIGWAKE
+// Signals, blocked by main before any thread starts: every thread blocks
+// SIGTERM, SIGINT, SIGHUP and SIGWAKE; main takes them only inside its
+// ppoll(), and the send and receive threads take SIGWAKE (wake_accept), so
+// that a rebuild can cut their waits short
+static sigset_t         mask_daemon;
 
 
 // Heartbeat of the calling thread
@@ -1571,28 +1571,33 @@ thread_wake(
     }
 }
 
-// Sleep until a monotonic time in microseconds, at most one slice.  With
-// wake set, SIGWAKE ends the sleep early (it is blocked outside this call,
-// so one sent just before is not lost).
+// Sleep until a monotonic time in microseconds, at most one slice (a
+// thread that takes SIGWAKE is woken early by it)
 static void
 sleep_until(
-    uint64_t            deadline_us,
-    int                 wake)
+    uint64_t            deadline_us)
 {
-    uint64_t            now = now_us();
+    uint64_t            limit = now_us() + (uint64_t) SLICE_MS * 1000u;
     struct timespec     ts;
 
-    if (deadline_us <= now)
+    if (deadline_us > limit)
     {
-        return;
+        deadline_us = limit;
     }
-    if (deadline_us - now > (uint64_t) SLICE_MS * 1000u)
-    {
-        deadline_us = now + (uint64_t) SLICE_MS * 1000u;
-    }
-    ts.tv_sec = (time_t) ((deadline_us - now) / 1000000u);
-    ts.tv_nsec = (long) ((deadline_us - now) % 1000000u) * 1000;
-    (void) ppoll(NULL, 0, &ts, wake ? &mask_wakeable : NULL);
+    ts.tv_sec = (time_t) (deadline_us / 1000000u);
+    ts.tv_nsec = (long) (deadline_us % 1000000u) * 1000;
+    (void) clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+}
+
+// Let SIGWAKE interrupt the calling thread's blocking calls
+static void
+wake_accept(void)
+{
+    sigset_t            wake;
+
+    sigemptyset(&wake);
+    sigaddset(&wake, SIGWAKE);
+    pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
 }
 
 
@@ -2218,6 +2223,7 @@ send_thread(
 
     (void) arg;
     thread_name(TH_SEND);
+    wake_accept();
     packet = calloc(1, ICMP_HDR_LEN + cfg.data_len);
     if (packet == NULL)
     {
@@ -2241,7 +2247,9 @@ send_thread(
         }
         if (now < next)
         {
-            sleep_until(next, 1);
+            // A SIGWAKE that lands just before the sleep is lost: the
+            // request then goes at its usual time, one interval at most later
+            sleep_until(next);
             continue;
         }
 
@@ -2346,7 +2354,6 @@ recv_thread(
     struct recv_state   rs;
     uint8_t *           buf;
     uint64_t            max_age = (uint64_t) cfg.time_period * 1000u;
-    sigset_t            wake;
 
     (void) arg;
     thread_name(TH_RECV);
@@ -2358,9 +2365,7 @@ recv_thread(
         logmsg("recv thread: out of memory");
         abort();
     }
-    sigemptyset(&wake);
-    sigaddset(&wake, SIGWAKE);
-    pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+    wake_accept();
 
     for (;;)
     {
@@ -2398,7 +2403,7 @@ recv_thread(
                 log_dest(LL_D_RECVFROM, errno);
             }
             // A persistent error must not spin: look again shortly
-            sleep_until(now_us() + 100000u, 1);
+            sleep_until(now_us() + 100000u);
             continue;
         }
         recv_process(&rs, buf, (size_t) len, &from, msg.msg_namelen,
@@ -2432,7 +2437,7 @@ report_thread(
         now = now_us();
         if (now < next)
         {
-            sleep_until(next, 0);
+            sleep_until(next);
             continue;
         }
 
@@ -2577,7 +2582,7 @@ alert_thread(
         now = now_us();
         if (now < next)
         {
-            sleep_until(next, 0);
+            sleep_until(next);
             continue;
         }
         next = periodic_next(next, interval, now);
@@ -5861,8 +5866,6 @@ startup_signals(void)
     sigaddset(&mask_daemon, SIGINT);
     sigaddset(&mask_daemon, SIGHUP);
     sigaddset(&mask_daemon, SIGWAKE);
-    mask_wakeable = mask_daemon;
-    sigdelset(&mask_wakeable, SIGWAKE);
 
     memset(&act, 0, sizeof(act));
     act.sa_handler = on_signal;

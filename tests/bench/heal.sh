@@ -193,6 +193,12 @@ bench_watchdog()
 		t0=$(ms_now)
 		detect=""
 		worst=0
+		if [ "$5" = status ]; then
+			# A frozen status thread harms the clients it leaves waiting:
+			# one comes at once, and its answer is the "answering again"
+			( q -t 30000 s.sock >/dev/null && echo $(($(ms_now) - t0)) >> "$3" ) &
+			client=$!
+		fi
 		while [ $(($(ms_now) - t0)) -lt 30000 ]; do
 			if [ -z "$detect" ] && grep -q 'watchdog: ' err; then
 				detect=$(($(ms_now) - t0))
@@ -208,8 +214,12 @@ bench_watchdog()
 			fi
 			sleep 0.05
 		done
-		q -m healthy -t 30000 s.sock >/dev/null && echo $(($(ms_now) - t0)) >> "$3"
-		[ "$5" != status ] && echo "$worst" >> "$4"
+		if [ "$5" = status ]; then
+			wait "$client"
+		else
+			q -m healthy -t 30000 s.sock >/dev/null && echo $(($(ms_now) - t0)) >> "$3"
+			echo "$worst" >> "$4"
+		fi
 		i=$((i + 1))
 	done
 }
@@ -267,13 +277,15 @@ if want ifb; then
 fi
 if want wd; then
 	bench_watchdog wd_st_detect.ms wd_st_restart.ms wd_st_back.ms wd_st_worst.ms status
-	stats "status thread frozen: detected" "<=5.00s" wd_st_detect.ms
+	stats "status thread frozen: detected" "<=5.20s" wd_st_detect.ms
 	stats "status thread frozen: answering again" "<=7.00s" wd_st_back.ms
 	bench_watchdog wd_send_detect.ms wd_send_restart.ms wd_send_back.ms wd_send_worst.ms send
-	stats "send thread frozen: detected (rebuild)" "<=5.00s" wd_send_detect.ms
+	stats "send thread frozen: detected (rebuild)" "<=5.20s" wd_send_detect.ms
 	stats "send thread frozen: restart in place (2 x -W)" "~10s" wd_send_restart.ms
 	stats "send thread frozen: healthy again" "" wd_send_back.ms
 	stats "send thread frozen: slowest status query" "<=1.00s" wd_send_worst.ms
-	hnote "from the freezer's report that the thread is stopped to the first watchdog line"
-	hnote "(detected), the restart line, and the first healthy status line"
+	hnote "from the freezer's report that the thread is stopped (and, for the status thread, a"
+	hnote "client starts waiting: an idle status thread harms no one) to the first watchdog line"
+	hnote "(detected), the restart line, and the first healthy status line; a stall is judged"
+	hnote "once it has lasted the limit, so detection comes just after it (target: limit + 0.2s)"
 fi
