@@ -778,6 +778,27 @@ elapsed_since(
     return now > then ? now - then : 0;
 }
 
+// A back-off: base, doubled for each step after the first, at most cap;
+// 0 for no steps
+static uint64_t
+backoff_ms(
+    uint64_t            base,
+    unsigned            steps,
+    uint64_t            cap)
+{
+    uint64_t            gap = base;
+
+    if (steps == 0)
+    {
+        return 0;
+    }
+    while (--steps && gap < cap)
+    {
+        gap *= 2;
+    }
+    return gap < cap ? gap : cap;
+}
+
 // close() that leaves errno as the caller's failure set it
 static void
 close_keep_errno(
@@ -3899,18 +3920,7 @@ reexec_gap_ms(
     uint64_t            limit,
     unsigned            count)
 {
-    uint64_t            gap;
-
-    if (count == 0)
-    {
-        return 0;
-    }
-    gap = 2 * limit;
-    while (--count && gap < REEXEC_MAX_GAP_MS)
-    {
-        gap *= 2;
-    }
-    return gap < REEXEC_MAX_GAP_MS ? gap : REEXEC_MAX_GAP_MS;
+    return backoff_ms(2 * limit, count, REEXEC_MAX_GAP_MS);
 }
 
 // Parse the carried state "v2:pid:count:last:generation:seq:window_fd:usocket_fd";
@@ -4475,17 +4485,7 @@ static uint64_t
 storm_gap_ms(
     unsigned            storm)
 {
-    uint64_t            gap = STORM_BASE_MS;
-
-    if (storm == 0)
-    {
-        return 0;
-    }
-    while (--storm && gap < BACKOFF_MAX_MS)
-    {
-        gap *= 2;
-    }
-    return gap < BACKOFF_MAX_MS ? gap : BACKOFF_MAX_MS;
+    return backoff_ms(STORM_BASE_MS, storm, BACKOFF_MAX_MS);
 }
 
 static void

@@ -32,12 +32,25 @@ start_one()
 	    -u "$work/s$1.sock" -C /bin/true -d 1 -s 500 -l 2000 -t 60000 -A 1000 -D 500 -L 20 "10.100.$1.2" > "pid$1"
 }
 
+# start_all: every instance, then each must answer with a real latency
+start_all()
+{
+	i=0
+	while [ $i -lt "$n" ]; do
+		start_one $i
+		i=$((i + 1))
+	done
+	i=0
+	while [ $i -lt "$n" ]; do
+		"$top/tests/tools/sockquery" -m healthy -t 20000 "s$i.sock" >/dev/null ||
+		    { echo "bench: scale: instance $i of $DPINGER never became healthy" >&2; exit 1; }
+		i=$((i + 1))
+	done
+	pids=$(cat pid* | tr '\n' ' ')
+}
+
 t0=$(ms_now)
-i=0
-while [ $i -lt "$n" ]; do
-	start_one $i
-	i=$((i + 1))
-done
+start_all
 socks=""
 i=0
 while [ $i -lt "$n" ]; do
@@ -46,16 +59,7 @@ while [ $i -lt "$n" ]; do
 	i=$((i + 1))
 done
 t_start=$(($(ms_now) - t0))
-# every instance answered with a real latency
-i=0
-while [ $i -lt "$n" ]; do
-	"$top/tests/tools/sockquery" -m healthy -t 20000 "s$i.sock" >/dev/null ||
-	    { echo "bench: scale: instance $i never became healthy" >&2; exit 1; }
-	i=$((i + 1))
-done
 sleep 2
-
-pids=$(cat pid* | tr '\n' ' ')
 
 total_cpu()
 {
@@ -188,19 +192,8 @@ if [ -n "${STOCK_DPINGER:-}" ] && [ "$QUICK" != 1 ]; then
 	done
 	rm -f pid* p*.pid
 	DPINGER=$STOCK_DPINGER
-	i=0
-	while [ $i -lt "$n" ]; do
-		start_one $i
-		i=$((i + 1))
-	done
-	i=0
-	while [ $i -lt "$n" ]; do
-		"$top/tests/tools/sockquery" -m healthy -t 20000 "s$i.sock" >/dev/null ||
-		    { echo "bench: scale: stock instance $i never became healthy" >&2; exit 1; }
-		i=$((i + 1))
-	done
+	start_all
 	sleep 2
-	pids=$(cat pid* | tr '\n' ' ')
 	c0=$(total_cpu)
 	t0=$(ms_now)
 	sleep "$secs"
