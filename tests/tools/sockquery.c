@@ -6,11 +6,14 @@
 //                                                  close without reading
 //   sockquery -m hold -n N [-t ms] path            N clients that connect and
 //                                                  never read, held for ms
-//   sockquery -m healthy|lost [-t ms] path         query every 10ms until the
+//   sockquery -m healthy|lossless|lost [-t ms] path
+//                                                  query every 10ms until the
 //                                                  loss is below 100 with a
-//                                                  real latency (healthy) or
-//                                                  is 100 (lost); prints
-//                                                  "after_ms N" and the line
+//                                                  real latency (healthy), is
+//                                                  0 with a real latency
+//                                                  (lossless) or is 100
+//                                                  (lost); prints "after_ms N"
+//                                                  and the three figures
 //
 // Query exit status: 0 with a full line, 2 on timeout or no full line,
 // 1 when the socket cannot be reached.  -T adds "elapsed_ms N" on stderr.
@@ -38,12 +41,15 @@ query_line(
     char *              out,
     size_t              outlen);
 
+// The conditions the polling modes wait for
+enum want { WANT_HEALTHY, WANT_LOSSLESS, WANT_LOST };
+
 // Poll until the status line meets a condition; 0 when it did, 2 on timeout
 static int
 until(
     const char *        path,
     long                timeout,
-    int                 want_healthy)
+    enum want           want)
 {
     int64_t             start;
     char                line[512];
@@ -69,7 +75,9 @@ until(
                     *p = '\0';
                     p = strrchr(line, ' ');
                     if (sscanf(p ? p : line, " %lu", &avg) == 1 &&
-                        (want_healthy ? (loss < 100 && avg > 0) : loss == 100))
+                        (want == WANT_HEALTHY ? loss < 100 && avg > 0 :
+                         want == WANT_LOSSLESS ? loss == 0 && avg > 0 :
+                         loss == 100))
                     {
                         printf("after_ms %ld %lu %lu %lu\n", (long) (mono_ms() - start), avg, sd, loss);
                         return 0;
@@ -194,13 +202,13 @@ main(
             show_time = 1;
             break;
         default:
-            fprintf(stderr, "usage: sockquery [-m query|close|hold] [-n count] [-t ms] [-T] path\n");
+            fprintf(stderr, "usage: sockquery [-m query|close|hold|healthy|lossless|lost] [-n count] [-t ms] [-T] path\n");
             return 1;
         }
     }
     if (optind != argc - 1)
     {
-        fprintf(stderr, "usage: sockquery [-m query|close|hold] [-n count] [-t ms] [-T] path\n");
+        fprintf(stderr, "usage: sockquery [-m query|close|hold|healthy|lossless|lost] [-n count] [-t ms] [-T] path\n");
         return 1;
     }
 
@@ -208,10 +216,12 @@ main(
     {
         return query(argv[optind], timeout, show_time);
     }
-    if (strcmp(mode, "healthy") == 0 || strcmp(mode, "lost") == 0)
+    if (strcmp(mode, "healthy") == 0 || strcmp(mode, "lossless") == 0 || strcmp(mode, "lost") == 0)
     {
         quiet = 1;
-        return until(argv[optind], timeout, strcmp(mode, "healthy") == 0);
+        return until(argv[optind], timeout,
+                     strcmp(mode, "healthy") == 0 ? WANT_HEALTHY :
+                     strcmp(mode, "lossless") == 0 ? WANT_LOSSLESS : WANT_LOST);
     }
     if (strcmp(mode, "close") == 0)
     {
