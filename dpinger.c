@@ -61,6 +61,7 @@
 
 #if defined(__linux__)
 #include <sys/syscall.h>
+#include <malloc.h>
 #include <linux/icmp.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -3664,6 +3665,12 @@ if_state_query(
         }
     }
     freeifaddrs(list);
+#if defined(__GLIBC__)
+    // glibc's getifaddrs reads a netlink dump of every interface: with a few
+    // hundred of them it grows the heap by about 400kB that free() keeps
+    // dirty; hand those pages back (200 monitors on 200 gateways: 80MB)
+    malloc_trim(0);
+#endif
 
     if (w->ifname[0] == '\0' && st->has_addr)
     {
