@@ -1274,8 +1274,16 @@ slot_mark_sent(
 }
 
 
+// A reply's receive time may precede its request's send time by this much
+// and still be its reply: the send time is read before sendto(), and Linux's
+// realtime stamp is converted with an offset known to within 10us.  A reply
+// stamped earlier was queued before the request left: a forged reply for a
+// sequence not yet sent, which must not count.
+#define STAMP_SLACK_US          50u
+
 // Receive side: record a reply.  Returns 1 when recorded, 0 for a
-// duplicate, -1 when the slot no longer belongs to this sequence.
+// duplicate, -1 when the slot no longer belongs to this sequence or the
+// reply arrived before the request left.
 static int
 slot_mark_received(
     struct slot *       s,
@@ -1296,6 +1304,10 @@ slot_mark_received(
         return -1;
     }
     sent = atomic_load_explicit(&s->sent_us, memory_order_relaxed);
+    if (recv_us + STAMP_SLACK_US < sent)
+    {
+        return -1;
+    }
     latency = recv_us > sent ? recv_us - sent : 0;
     if (latency > UINT32_MAX)
     {

@@ -256,6 +256,46 @@ forged_replies_cleanup()
 	netns_cleanup
 }
 
+atf_test_case forged_future_queued cleanup
+forged_future_queued_head()
+{
+	atf_set descr "A forged reply for a sequence not yet sent, still queued when that request leaves (the receive thread held up for a second), does not count: the kernel received it before the request was sent"
+	atf_set require.user root
+	atf_set timeout 60
+}
+forged_future_queued_body()
+{
+	check_built "$(hostile forge)"
+	netns_init
+	netns_pair || atf_fail "cannot build the test network"
+	daemon_start wait=v4.sock -r 0 -s 100 -l 300 -t 3s -i V4 -u "$PWD/v4.sock" 10.0.0.2 ||
+	    atf_fail "IPv4 never healthy: $(oneline err)"
+	ip netns exec "$NS_PEER" sysctl -qw net.ipv4.icmp_echo_ignore_all=1 || atf_fail "cannot silence the peer"
+	wait_for 10 status_loss_total v4.sock || atf_fail "loss never 100 with the peer silent: $(status_query v4.sock)"
+
+	# Each request draws forged replies for the next sequences; while the
+	# receive thread is stopped they queue up, and the requests they name
+	# leave before it reads them
+	forger=$(netns_bg "$NS_PEER" forge forge.err "$(hostile forge)" -i peer0 -m future) ||
+	    atf_fail "cannot start the forger"
+	wait_for 10 lines_at_least forge 5 || atf_fail "the forger answers nothing: $(oneline forge.err)"
+	for round in 1 2 3; do
+		freeze "$DP_PID" recv 1 "freezer.$round" || atf_fail "cannot stop the receive thread: $(oneline "freezer.$round")"
+		wait "$FREEZER"
+		file_has "freezer.$round" '^released' || atf_fail "the receive thread was not released: $(oneline "freezer.$round")"
+		holds 1 status_loss_total v4.sock ||
+		    atf_fail "queued forgeries counted (round $round): $(status_query v4.sock)"
+	done
+	kill "$forger"
+	echo "$(wc -l < forge) requests answered with forgeries; $(status_query v4.sock)"
+	check_daemon
+	atf_check -s exit:1 -o empty grep -E 'watchdog|exiting' err
+}
+forged_future_queued_cleanup()
+{
+	netns_cleanup
+}
+
 atf_test_case route_flood cleanup
 route_flood_head()
 {
@@ -655,6 +695,7 @@ atf_init_test_cases()
 	atf_add_test_case never_reading_clients
 	atf_add_test_case descriptor_limit
 	atf_add_test_case forged_replies
+	atf_add_test_case forged_future_queued
 	atf_add_test_case route_flood
 	atf_add_test_case syslog_unavailable
 	atf_add_test_case alert_command_missing_or_hanging

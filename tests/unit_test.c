@@ -383,7 +383,7 @@ ATF_TC_BODY(statistics, tc)
 ATF_TC(slot_marking);
 ATF_TC_HEAD(slot_marking, tc)
 {
-    atf_tc_set_md_var(tc, "descr", "A reply marks its slot once; a second reply is a duplicate; a reply for a reused slot is ignored");
+    atf_tc_set_md_var(tc, "descr", "A reply marks its slot once; a second reply is a duplicate; a reply for a reused slot, or one received before its request was sent, is ignored");
 }
 ATF_TC_BODY(slot_marking, tc)
 {
@@ -398,6 +398,16 @@ ATF_TC_BODY(slot_marking, tc)
     slot_mark_sent(&s, 7 + 120, 2000);
     ATF_CHECK_EQ(slot_mark_received(&s, 7, 2100), -1);
     ATF_CHECK_EQ(SLOT_STATE(atomic_load(&s.tag)), (unsigned) SLOT_SENT);
+
+    // A reply the kernel stamped before its request left was queued
+    // before it: a forgery for a sequence not yet sent, never a reply
+    memset(&s, 0, sizeof(s));
+    slot_mark_sent(&s, 9, 100000);
+    ATF_CHECK_EQ(slot_mark_received(&s, 9, 100000 - STAMP_SLACK_US - 1), -1);
+    ATF_CHECK_EQ(SLOT_STATE(atomic_load(&s.tag)), (unsigned) SLOT_SENT);
+    // Within the clock-conversion slack it is the reply, latency 0
+    ATF_CHECK_EQ(slot_mark_received(&s, 9, 100000 - STAMP_SLACK_US), 1);
+    ATF_CHECK_EQ(atomic_load(&s.latency_us), 0u);
 }
 
 ATF_TC(echo_packets);

@@ -12,7 +12,10 @@
 //   wrongsrc  the reply from -S / -s instead of the destination
 //   wrongid   the reply with the identifier xor 0x0101
 //   dup       three correct replies (with the kernel's: duplicates)
-//   future    correct source and identifier, sequence +1, +2 and +1000
+//   future    correct source and identifier, sequence +2, +3 and +1000 (not
+//             +1: a send thread that wakes late sends its request and the
+//             next one back to back, and a forgery for a request already
+//             sent is a reply no receiver can tell from the real one)
 //   trunc     the ICMP header cut to 1, 4 and 7 bytes
 //   ihl       IPv4 only: header length 60 with a correct-looking reply
 //             hidden at offset 20 and a wrong-identifier reply at 60; header
@@ -239,8 +242,8 @@ answer_modes(
     }
     if (modes & M_FUTURE)
     {
-        reply(r, r->me, r->ident, (r->seq + 1) & 0xffff, r->data_len, full, 0);
         reply(r, r->me, r->ident, (r->seq + 2) & 0xffff, r->data_len, full, 0);
+        reply(r, r->me, r->ident, (r->seq + 3) & 0xffff, r->data_len, full, 0);
         reply(r, r->me, r->ident, (r->seq + 1000) & 0xffff, r->data_len, full, 0);
     }
     if (modes & M_TRUNC)
