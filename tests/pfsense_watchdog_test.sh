@@ -179,6 +179,87 @@ missing_killed_process_cleanup()
 	netns_cleanup
 }
 
+# stale_socket PATH: a socket file nobody listens on (nc -lU killed before
+# it can unlink it)
+stale_socket()
+{
+	nc -h 2>&1 | grep -q -- '-U' || atf_skip "unsupported: this nc has no -U to make a socket file"
+	nc -lU "$1" </dev/null >/dev/null 2>&1 &
+	_ss=$!
+	wait_for 5 test -S "$1" || atf_fail "nc made no socket $1"
+	kill -KILL "$_ss"
+	wait "$_ss" 2>/dev/null
+	test -S "$1" || atf_fail "the socket $1 went with nc"
+}
+
+atf_test_case missing_reaped_during_query cleanup
+missing_reaped_during_query_head()
+{
+	atf_set descr "An instance that is a zombie when the watchdog checks its pid and is reaped while its socket is asked is missing (it has exited), not hung"
+	atf_set timeout 30
+}
+missing_reaped_during_query_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	_p="$PWD/run/dpinger_GW_Z~192.0.2.10~192.0.2.1"
+	# a child that exits at once under a parent that never reaps it
+	sh -c 'sh -c "exit 0" & echo $! > zombie.pid; exec sleep 600' &
+	parent=$!
+	pid_record "$parent"
+	wait_for 5 test -s zombie.pid || atf_fail "no zombie"
+	zpid=$(cat zombie.pid)
+	wait_for 5 sh -c "ps -o stat= -p $zpid | grep -q '^Z'" || atf_fail "process $zpid is no zombie"
+	echo "$zpid" > "$_p.pid"
+	stale_socket "$_p.sock"
+	# the query gives no line; on the second look (the one whose finding
+	# is logged) the parent dies first, so the zombie is reaped meanwhile
+	cat > reapquery.sh <<EOF
+#!/bin/sh
+echo asked >> "$PWD/asked.txt"
+[ \$(wc -l < "$PWD/asked.txt") -ge 2 ] || exit 1
+kill -KILL $parent
+i=0
+while kill -0 $zpid 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done
+exit 1
+EOF
+	chmod +x reapquery.sh
+	atf_check -s exit:1 -o empty -e empty ./wd -q "$PWD/reapquery.sh"
+	atf_check -s exit:0 -o inline:"2\n" sh -c 'wc -l < asked.txt'
+	atf_check -s exit:1 -o empty grep hung log.txt
+	atf_check -s exit:0 -o match:"GW_Z: missing: process $zpid of .*dpinger_GW_Z~192.0.2.10~192.0.2.1.pid (has exited|is not running)" cat log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+missing_reaped_during_query_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case hung_refused_says_so cleanup
+hung_refused_says_so_head()
+{
+	atf_set descr "A live instance whose status socket refuses at once is hung, and the log line says the query ended before the timeout instead of claiming it waited"
+	atf_set timeout 30
+}
+hung_refused_says_so_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	_p="$PWD/run/dpinger_GW_R~192.0.2.10~192.0.2.1"
+	sleep 600 &
+	pid_record $!
+	echo $! > "$_p.pid"
+	stale_socket "$_p.sock"
+	t0=$(date +%s)
+	atf_check -s exit:1 -o empty -e empty ./wd -t 20
+	[ $(($(date +%s) - t0)) -lt 20 ] || atf_fail "the watchdog waited for the query timeout"
+	atf_check -s exit:0 -o match:'GW_R: hung: status socket .*dpinger_GW_R~192.0.2.10~192.0.2.1.sock gave no full line \(the query ended with status [1-9][0-9]* before the 20s timeout\)' cat log.txt
+	atf_check -s exit:1 -o empty grep 'within 20s' log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+hung_refused_says_so_cleanup()
+{
+	netns_cleanup
+}
+
 atf_test_case missing_stale_pid_file
 missing_stale_pid_file_head()
 {
@@ -825,6 +906,8 @@ atf_init_test_cases()
 	atf_add_test_case healthy_gateways_pass_silently
 	atf_add_test_case missing_killed_process
 	atf_add_test_case missing_stale_pid_file
+	atf_add_test_case missing_reaped_during_query
+	atf_add_test_case hung_refused_says_so
 	atf_add_test_case missing_expected_gateway
 	atf_add_test_case hung_status_socket
 	atf_add_test_case zombie_loss_but_ping_answers
