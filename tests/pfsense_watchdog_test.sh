@@ -208,7 +208,7 @@ missing_reaped_during_query_body()
 	pid_record "$parent"
 	wait_for 5 test -s zombie.pid || atf_fail "no zombie"
 	zpid=$(cat zombie.pid)
-	wait_for 5 sh -c "ps -o stat= -p $zpid | grep -q '^Z'" || atf_fail "process $zpid is no zombie"
+	wait_for 5 proc_gone "$zpid" && kill -0 "$zpid" || atf_fail "process $zpid is no zombie"
 	echo "$zpid" > "$_p.pid"
 	stale_socket "$_p.sock"
 	# the query gives no line; on the second look (the one whose finding
