@@ -202,13 +202,19 @@ missing_reaped_during_query_body()
 {
 	bed || atf_fail "cannot build the test bed"
 	_p="$PWD/run/dpinger_GW_Z~192.0.2.10~192.0.2.1"
-	# a child that exits at once under a parent that never reaps it
-	sh -c 'sh -c "exit 0" & echo $! > zombie.pid; exec sleep 600' &
+	# a child that exits under a parent that never reaps it: only once the
+	# parent has become sleep (a shell may reap a child that exits before
+	# its exec)
+	sh -c 'sh -c "while [ ! -e go ]; do sleep 0.05; done" & echo $! > zombie.pid; exec sleep 600' &
 	parent=$!
 	pid_record "$parent"
-	wait_for 5 test -s zombie.pid || atf_fail "no zombie"
+	wait_for 5 test -s zombie.pid || atf_fail "no child"
 	zpid=$(cat zombie.pid)
-	wait_for 5 proc_gone "$zpid" && kill -0 "$zpid" || atf_fail "process $zpid is no zombie"
+	pid_record "$zpid"
+	wait_for 5 sh -c "[ \"\$(ps -o comm= -p $parent)\" = sleep ]" || atf_fail "the parent never became sleep"
+	touch go
+	wait_for 5 proc_gone "$zpid" || atf_fail "process $zpid did not exit"
+	kill -0 "$zpid" || atf_fail "process $zpid is no zombie"
 	echo "$zpid" > "$_p.pid"
 	stale_socket "$_p.sock"
 	# the query gives no line; on the second look (the one whose finding
