@@ -3255,6 +3255,7 @@ route_query_send(
 #define FB_IFAN_DEPARTURE       1
 #define FB_RTA_DST              0x01
 #define FB_RTA_IFP              0x10
+#define FB_RTAX_DST             0
 #define FB_RTAX_IFP             4
 #define FB_RTAX_IFA             5
 #define FB_RTAX_MAX             8
@@ -3296,7 +3297,7 @@ _Static_assert(offsetof(struct if_announcemsghdr, ifan_what) == FB_IFAN_WHAT_OFF
 _Static_assert(sizeof(struct if_announcemsghdr) == FB_IFAN_LEN, "if_announcemsghdr");
 _Static_assert(IFAN_ARRIVAL == FB_IFAN_ARRIVAL && IFAN_DEPARTURE == FB_IFAN_DEPARTURE, "IFAN");
 _Static_assert(RTA_DST == FB_RTA_DST && RTA_IFP == FB_RTA_IFP, "RTA");
-_Static_assert(RTAX_IFP == FB_RTAX_IFP && RTAX_IFA == FB_RTAX_IFA && RTAX_MAX == FB_RTAX_MAX, "RTAX");
+_Static_assert(RTAX_DST == FB_RTAX_DST && RTAX_IFP == FB_RTAX_IFP && RTAX_IFA == FB_RTAX_IFA && RTAX_MAX == FB_RTAX_MAX, "RTAX");
 _Static_assert(RTF_UP == FB_RTF_UP && RTF_HOST == FB_RTF_HOST, "RTF");
 _Static_assert(AF_INET6 == FB_AF_INET6 && AF_LINK == FB_AF_LINK, "AF");
 _Static_assert(IFF_RUNNING == FB_IFF_RUNNING && LINK_STATE_DOWN == FB_LINK_STATE_DOWN, "IFF");
@@ -3308,14 +3309,17 @@ _Static_assert(offsetof(struct sockaddr_in6, sin6_addr) == 8 && offsetof(struct 
 #endif
 
 // Walk the sockaddrs after a message header of hlen bytes: one per set bit
-// of addrs, in bit order, each padded to FB_SA_ALIGN; fills the address
-// (RTAX_IFA) and the interface name (RTAX_IFP).  0, or -1 when truncated.
+// of addrs, in bit order, each padded to FB_SA_ALIGN.  Fills the interface
+// name (RTAX_IFP) and either, for an address message, the address
+// (RTAX_IFA) or, for a route message, the family of the destination
+// (RTAX_DST).  0, or -1 when truncated.
 static int
 fb_sockaddrs_decode(
     const uint8_t *     msg,
     size_t              len,
     size_t              hlen,
     uint32_t            addrs,
+    int                 route,
     struct route_event * ev)
 {
     size_t              off = hlen;
@@ -3342,17 +3346,23 @@ fb_sockaddrs_decode(
         {
             return -1;
         }
-        if (i == FB_RTAX_IFA && salen >= 2)
+        if (i == (route ? FB_RTAX_DST : FB_RTAX_IFA) && salen >= 2)
         {
             if (sa[1] == FB_AF_INET && salen >= 8)
             {
                 ev->family = AF_INET;
-                memcpy(ev->addr, sa + 4, 4);
+                if (!route)
+                {
+                    memcpy(ev->addr, sa + 4, 4);
+                }
             }
             else if (sa[1] == FB_AF_INET6 && salen >= 24)
             {
                 ev->family = AF_INET6;
-                memcpy(ev->addr, sa + 8, 16);
+                if (!route)
+                {
+                    memcpy(ev->addr, sa + 8, 16);
+                }
             }
         }
         else if (i == FB_RTAX_IFP && salen >= FB_SDL_DATA_OFF && sa[1] == FB_AF_LINK)
@@ -3417,7 +3427,7 @@ fb_message_decode(
         }
         ev->kind = msg[3] == FB_RTM_DELADDR ? ROUTE_ADDR_GONE : ROUTE_ADDR_NEW;
         ev->index = get16(msg + FB_IFAM_INDEX_OFF);
-        if (fb_sockaddrs_decode(msg, mlen, FB_IFAM_LEN, get32(msg + FB_IFAM_ADDRS_OFF), ev) < 0 || ev->family == 0)
+        if (fb_sockaddrs_decode(msg, mlen, FB_IFAM_LEN, get32(msg + FB_IFAM_ADDRS_OFF), 0, ev) < 0 || ev->family == 0)
         {
             return -1;
         }
@@ -3439,7 +3449,7 @@ fb_message_decode(
             }
             ev->kind = ROUTE_ANSWER;
             if (get32(msg + FB_RTM_ERRNO_OFF) == 0 &&
-                fb_sockaddrs_decode(msg, mlen, FB_RTM_LEN, get32(msg + FB_RTM_ADDRS_OFF), ev) == 0)
+                fb_sockaddrs_decode(msg, mlen, FB_RTM_LEN, get32(msg + FB_RTM_ADDRS_OFF), 1, ev) == 0)
             {
                 ev->index = get16(msg + FB_RTM_INDEX_OFF);
             }
@@ -3449,7 +3459,14 @@ fb_message_decode(
         {
             return -1;
         }
+        // A change of a route: only its family matters (the supervisor
+        // follows changes in its own); the rest is asked for again
         ev->kind = ROUTE_PATH;
+        if (fb_sockaddrs_decode(msg, mlen, FB_RTM_LEN, get32(msg + FB_RTM_ADDRS_OFF), 1, ev) < 0)
+        {
+            return -1;
+        }
+        ev->name[0] = '\0';
         return 0;
     }
     return -1;

@@ -1102,7 +1102,7 @@ ATF_TC_BODY(route_changes_linux, tc)
 ATF_TC(route_changes_freebsd);
 ATF_TC_HEAD(route_changes_freebsd, tc)
 {
-    atf_tc_set_md_var(tc, "descr", "PF_ROUTE RTM_ADD, RTM_DELETE and RTM_CHANGE become path events; the RTM_GET answer to our own query (by pid and sequence) names the interface, or none when it failed");
+    atf_tc_set_md_var(tc, "descr", "PF_ROUTE RTM_ADD, RTM_DELETE and RTM_CHANGE become path events of their destination's family; the RTM_GET answer to our own query (by pid and sequence) names the interface and carries no address, or none when it failed");
 }
 ATF_TC_BODY(route_changes_freebsd, tc)
 {
@@ -1111,33 +1111,50 @@ ATF_TC_BODY(route_changes_freebsd, tc)
     struct route_query  q = { 4711, 9 };
     size_t              len;
     uint8_t             type;
+    const uint8_t       zero[16] = { 0 };
 
     for (type = 1; type <= 3; type++)
     {
-        len = fb_route(buf, type, 3, 99, 1, 0, NULL);
+        // The supervisor follows only path events of its own family
+        len = fb_route(buf, type, 3, 99, 1, 0, "198.51.100.0", NULL, NULL);
         ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
-        ATF_CHECK_EQ(ev[0].kind, ROUTE_PATH);
+        ATF_CHECK(ev[0].kind == ROUTE_PATH && ev[0].family == AF_INET);
+        ATF_CHECK(memcmp(ev[0].addr, zero, 16) == 0);
+        len = fb_route(buf, type, 3, 99, 1, 0, "2001:db8::", "em0", "2001:db8::1");
+        ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
+        ATF_CHECK(ev[0].kind == ROUTE_PATH && ev[0].family == AF_INET6);
+        ATF_CHECK(memcmp(ev[0].addr, zero, 16) == 0 && ev[0].name[0] == '\0');
+        // No destination: no family to follow
+        len = fb_route(buf, type, 3, 99, 1, 0, NULL, NULL, NULL);
+        ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
+        ATF_CHECK(ev[0].kind == ROUTE_PATH && ev[0].family == 0);
     }
-    len = fb_route(buf, 4, 7, 4711, 9, 0, "em1");
+    // Our answer as the kernel gives it: destination, interface, its address
+    len = fb_route(buf, 4, 7, 4711, 9, 0, "192.0.2.1", "em1", "192.0.2.10");
+    ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
+    ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 7);
+    ATF_CHECK_STREQ(ev[0].name, "em1");
+    ATF_CHECK(ev[0].family == AF_INET && memcmp(ev[0].addr, zero, 16) == 0);
+    len = fb_route(buf, 4, 7, 4711, 9, 0, NULL, "em1", NULL);
     ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
     ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 7);
     ATF_CHECK_STREQ(ev[0].name, "em1");
     // Failed (ESRCH): no route
-    len = fb_route(buf, 4, 7, 4711, 9, 3, NULL);
+    len = fb_route(buf, 4, 7, 4711, 9, 3, "192.0.2.1", NULL, NULL);
     ATF_REQUIRE_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 1u);
     ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 0);
     // Someone else's RTM_GET, an older query, our own RTM_ADD echoed back
-    len = fb_route(buf, 4, 7, 4712, 9, 0, NULL);
+    len = fb_route(buf, 4, 7, 4712, 9, 0, "192.0.2.1", NULL, NULL);
     ATF_CHECK_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 0u);
-    len = fb_route(buf, 4, 7, 4711, 8, 0, NULL);
+    len = fb_route(buf, 4, 7, 4711, 8, 0, "192.0.2.1", NULL, NULL);
     ATF_CHECK_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 0u);
-    len = fb_route(buf, 1, 7, 4711, 9, 0, NULL);
+    len = fb_route(buf, 1, 7, 4711, 9, 0, "192.0.2.1", NULL, NULL);
     ATF_CHECK_EQ(route_decode_freebsd(buf, len, &q, ev, 4), 0u);
     // Shorter than rt_msghdr, or an interface sockaddr cut short
-    len = fb_route(buf, 1, 3, 99, 1, 0, NULL);
+    len = fb_route(buf, 1, 3, 99, 1, 0, NULL, NULL, NULL);
     put16(buf, 151);
     ATF_CHECK_EQ(route_decode_freebsd(buf, 151, &q, ev, 4), 0u);
-    len = fb_route(buf, 4, 7, 4711, 9, 0, "em1");
+    len = fb_route(buf, 4, 7, 4711, 9, 0, "192.0.2.1", "em1", NULL);
     put16(buf, (uint16_t) (len - 8));
     ATF_REQUIRE_EQ(route_decode_freebsd(buf, len - 8, &q, ev, 4), 1u);
     ATF_CHECK(ev[0].kind == ROUTE_ANSWER && ev[0].index == 0 && ev[0].name[0] == '\0');

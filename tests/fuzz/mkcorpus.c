@@ -67,10 +67,10 @@ freebsd_corpus(void)
     emit(t, "newaddr_v4", buf, fb_ifaddr(buf, 0x0c, 4, 0, "203.0.113.10", "igb0"));
     emit(t, "deladdr_v6_linklocal", buf, fb_ifaddr(buf, 0x0d, 12, 1, "fe80::1", "ipsec3"));
     emit(t, "newaddr_v6", buf, fb_ifaddr(buf, 0x0c, 4, 1, "2001:db8::1", "vtnet0"));
-    emit(t, "route_add", buf, fb_route(buf, 0x01, 3, 99, 1, 0, NULL));
+    emit(t, "route_add", buf, fb_route(buf, 0x01, 3, 99, 1, 0, "198.51.100.0", NULL, NULL));
     // The answer to the fuzzers' query (tests/fuzz/fuzz.h: pid 0x01020304, sequence 7)
-    emit(t, "answer_get", buf, fb_route(buf, 0x04, 3, 0x01020304u, 7, 0, "igb1"));
-    emit(t, "answer_failed", buf, fb_route(buf, 0x04, 3, 0x01020304u, 7, 3, NULL));
+    emit(t, "answer_get", buf, fb_route(buf, 0x04, 3, 0x01020304u, 7, 0, "192.0.2.1", "igb1", "192.0.2.10"));
+    emit(t, "answer_failed", buf, fb_route(buf, 0x04, 3, 0x01020304u, 7, 3, "192.0.2.1", NULL, NULL));
 
     // A VTI reload: departure, arrival, link up, address back
     len = fb_announce(buf, 5, "ipsec1", 1);

@@ -102,6 +102,22 @@ fb_ifaddr(
     return off;
 }
 
+// A sockaddr_in or sockaddr_in6 for addr at p, padded to 8 bytes; its space
+static size_t
+fb_sockaddr_in(
+    uint8_t *           p,
+    const char *        addr)
+{
+    int                 v6 = strchr(addr, ':') != NULL;
+
+    p[0] = v6 ? 28 : 16;
+    p[1] = v6 ? 28 : 2;                 // AF_INET6, AF_INET
+    inet_pton(v6 ? AF_INET6 : AF_INET, addr, p + (v6 ? 8 : 4));
+    return v6 ? 32 : 16;
+}
+
+// rt_msghdr, then the sockaddrs named (RTA_DST, RTA_IFP, RTA_IFA: each only
+// when given), as the kernel orders them
 static size_t
 fb_route(
     uint8_t *           p,
@@ -110,9 +126,12 @@ fb_route(
     uint32_t            pid,
     uint32_t            seq,
     uint32_t            err,
-    const char *        ifname)
+    const char *        dst,
+    const char *        ifname,
+    const char *        ifa)
 {
     size_t              off = 152;
+    uint32_t            addrs = 0;
 
     memset(p, 0, 256);
     p[2] = 5;
@@ -121,11 +140,16 @@ fb_route(
     put32(p + 16, pid);
     put32(p + 20, seq);
     put32(p + 24, err);
+    if (dst)
+    {
+        addrs |= 0x01;
+        off += fb_sockaddr_in(p + off, dst);
+    }
     if (ifname)
     {
         size_t          nlen = strlen(ifname);
 
-        put32(p + 12, 0x10);
+        addrs |= 0x10;
         p[off] = (uint8_t) (8 + nlen);
         p[off + 1] = 18;
         put16(p + off + 2, index);
@@ -133,6 +157,12 @@ fb_route(
         memcpy(p + off + 8, ifname, nlen);
         off += (8 + nlen + 7) / 8 * 8;
     }
+    if (ifa)
+    {
+        addrs |= 0x20;
+        off += fb_sockaddr_in(p + off, ifa);
+    }
+    put32(p + 12, addrs);
     put16(p, (uint16_t) off);
     return off;
 }
