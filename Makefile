@@ -9,7 +9,8 @@
 #   make check-asan, make check-tsan
 #                   the same suite under ASan+UBSan / ThreadSanitizer (clang)
 #   make fuzz       libFuzzer targets for the decoders and parsers, each for
-#                   FUZZ_SECONDS (default 30) after replaying the corpus
+#                   FUZZ_SECONDS (default 30) after replaying the corpus;
+#                   FUZZ_SEED=n FUZZ_RUNS=n for a repeatable run (as CI)
 #   make soak       chaos soak: pfSense-shaped monitors under random faults,
 #                   invariants checked throughout (root); SOAK_SECONDS=N
 #                   (default 120), SOAK_SEED=n to replay a schedule
@@ -104,11 +105,13 @@ check-tsan: tests
 	sh tests/sanitize.sh tsan
 
 FUZZ_SECONDS?=	30
+FUZZ_SEED?=
+FUZZ_RUNS?=
 SOAK_SECONDS?=	120
 SOAK_SEED?=
 
 fuzz:
-	FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_SEED=$(FUZZ_SEED) FUZZ_RUNS=$(FUZZ_RUNS) sh tests/fuzz/run.sh
 
 soak: tests
 	SOAK_SECONDS=$(SOAK_SECONDS) SOAK_SEED=$(SOAK_SEED) sh tests/soak/soak.sh

@@ -11,7 +11,11 @@
 #
 # Environment: FUZZ_SECONDS (default 30; 0 replays only), FUZZ_CC (default
 # clang), FUZZ_TARGETS (default all), FUZZ_KEEP=1 keeps the scratch
-# directory (corpora and logs) and names it on stderr.
+# directory (corpora and logs) and names it on stderr.  FUZZ_SEED (default
+# random) and FUZZ_RUNS (default unlimited) make a run repeatable: with
+# both, each target makes exactly FUZZ_RUNS runs (FUZZ_SECONDS is then only
+# a cap) and explores the same inputs on every machine and every repeat,
+# so a gate such as CI judges the tree, not the luck of the draw.
 #
 set -u
 
@@ -19,6 +23,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 out=$top/build/fuzz
 seconds=${FUZZ_SECONDS:-30}
+seed=${FUZZ_SEED:-}
+runs_max=${FUZZ_RUNS:-}
 cc=${FUZZ_CC:-clang}
 targets=${FUZZ_TARGETS:-fuzz_route_freebsd fuzz_route_linux fuzz_echo_reply fuzz_args}
 
@@ -28,11 +34,31 @@ case "$seconds" in
 	echo "0 passed, 1 failed"
 	exit 1 ;;
 esac
+case "$seed" in
+*[!0-9]*|0)
+	echo "FUZZ_SEED must be a positive whole number, not \"$seed\"" >&2
+	echo "0 passed, 1 failed"
+	exit 1 ;;
+esac
+case "$runs_max" in
+*[!0-9]*|0)
+	echo "FUZZ_RUNS must be a positive whole number, not \"$runs_max\"" >&2
+	echo "0 passed, 1 failed"
+	exit 1 ;;
+esac
 
 if ! command -v "$cc" >/dev/null 2>&1; then
 	echo "fuzz: $cc not found (FUZZ_CC names the compiler; libFuzzer needs clang)" >&2
 	echo "0 passed, 1 failed"
 	exit 1
+fi
+
+# A repeatable run: the same seed alone is not enough, libFuzzer's choices
+# also follow addresses (address-space randomisation, off for the fuzzer
+# where setarch can do it) and re-reads of the corpus directory (off)
+norandom=
+if [ -n "$seed" ] && [ -n "$runs_max" ] && setarch "$(uname -m)" -R true 2>/dev/null; then
+	norandom="setarch $(uname -m) -R"
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dpinger-fuzz.XXXXXX") || exit 1
@@ -143,9 +169,13 @@ for t in $targets; do
 	# 3. Fuzz a scratch copy of the corpus
 	mkdir "$log.corpus" "$log.art" || exit 1
 	cp "$@" "$log.corpus/" 2>/dev/null
-	timeout $((seconds + 120)) "$bin" -max_total_time="$seconds" -max_len="$(max_len "$t")" \
+	set -- -max_total_time="$seconds" -max_len="$(max_len "$t")" \
 	    -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-	    -artifact_prefix="$log.art/" "$log.corpus" >"$log.fuzz" 2>&1
+	    -artifact_prefix="$log.art/"
+	[ -z "$seed" ] || set -- "$@" -seed="$seed"
+	[ -z "$runs_max" ] || set -- "$@" -runs="$runs_max"
+	[ -z "$seed" ] || [ -z "$runs_max" ] || set -- "$@" -reload=0
+	timeout $((seconds + 120)) $norandom "$bin" "$@" "$log.corpus" >"$log.fuzz" 2>&1
 	rc=$?
 
 	done_line=$(grep -E '^#[0-9]+' "$log.fuzz" | grep 'cov:' | tail -n 1)
@@ -155,7 +185,9 @@ for t in $targets; do
 	runs=$(stat_of number_of_executed_units "$log.fuzz")
 	speed=$(stat_of average_exec_per_sec "$log.fuzz")
 	rss=$(stat_of peak_rss_mb "$log.fuzz")
-	figures="${runs:-?} runs in ${seconds}s, ${speed:-?} exec/s, cov ${cov:-?} ft ${ft:-?}, corpus $replayed->${corp:-?}, rss ${rss:-?}MB"
+	used=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log.fuzz" | tail -n 1)
+	used_seed=$(sed -n 's/^INFO: Seed: \([0-9]*\).*/\1/p' "$log.fuzz" | head -n 1)
+	figures="${runs:-?} runs in ${used:-$seconds}s, seed ${used_seed:-?}, ${speed:-?} exec/s, cov ${cov:-?} ft ${ft:-?}, corpus $replayed->${corp:-?}, rss ${rss:-?}MB"
 
 	found=0
 	for a in "$log.art"/crash-* "$log.art"/leak-* "$log.art"/timeout-* "$log.art"/oom-*; do
