@@ -123,10 +123,11 @@ for t in $targets; do
 		continue
 	fi
 
-	# 1. Build
+	# 1. Build (the checkout's path is kept out of the binary, so that a
+	# repeatable run gives the same result wherever the tree lies)
 	if ! "$cc" -std=c11 -Wall -Wextra -Wno-unused-function -g -O1 \
 	    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-	    -o "$bin" "$src" -lpthread >"$log.build" 2>&1; then
+	    -ffile-prefix-map="$top/=" -o "$bin" "$src" -lpthread >"$log.build" 2>&1; then
 		cat "$log.build" >&2
 		echo "$t: FAILED (build)"
 		failed=$((failed + 1))
@@ -175,7 +176,17 @@ for t in $targets; do
 	[ -z "$seed" ] || set -- "$@" -seed="$seed"
 	[ -z "$runs_max" ] || set -- "$@" -runs="$runs_max"
 	[ -z "$seed" ] || [ -z "$runs_max" ] || set -- "$@" -reload=0
-	timeout $((seconds + 120)) $norandom "$bin" "$@" "$log.corpus" >"$log.fuzz" 2>&1
+	if [ -n "$seed" ] && [ -n "$runs_max" ]; then
+		# Same directory, environment and argument lengths wherever the
+		# checkout lies: with the addresses fixed, the stack's contents
+		# would otherwise still move with them
+		(cd "$out" && exec env -i PATH=/usr/local/bin:/usr/bin:/bin \
+		    ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
+		    ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-}" \
+		    timeout $((seconds + 120)) $norandom "./$t" "$@" "$log.corpus") >"$log.fuzz" 2>&1
+	else
+		timeout $((seconds + 120)) "$bin" "$@" "$log.corpus" >"$log.fuzz" 2>&1
+	fi
 	rc=$?
 
 	done_line=$(grep -E '^#[0-9]+' "$log.fuzz" | grep 'cov:' | tail -n 1)
