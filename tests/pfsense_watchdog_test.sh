@@ -192,50 +192,137 @@ stale_socket()
 	test -S "$1" || atf_fail "the socket $1 went with nc"
 }
 
+# unreaped_child: a live process whose parent never reaps it (the parent
+# is sleep); sets $parent and $child, both recorded for clean-up.  The child
+# exits once the file "go" exists.  It is started under its parent before
+# the parent becomes sleep, and exits only afterwards (a shell may reap a
+# child that exits before its exec).
+unreaped_child()
+{
+	sh -c 'sh -c "while [ ! -e go ]; do sleep 0.05; done" & echo $! > child.pid; exec sleep 600' &
+	parent=$!
+	pid_record "$parent"
+	wait_for 5 test -s child.pid || atf_fail "no child"
+	child=$(cat child.pid)
+	pid_record "$child"
+	wait_for 5 sh -c "[ \"\$(ps -o comm= -p $parent)\" = sleep ]" || atf_fail "the parent never became sleep"
+}
+
+# is_zombie PID
+is_zombie()
+{
+	ps -o stat= -p "$1" 2>/dev/null | grep -q '^ *Z'
+}
+
+# zombie_bed: the test bed, GW_Z's pid file naming an unreaped child (see
+# unreaped_child) and its socket a file nobody listens on
+zombie_bed()
+{
+	bed || atf_fail "cannot build the test bed"
+	unreaped_child
+	echo "$child" > "$PWD/run/dpinger_GW_Z~192.0.2.10~192.0.2.1.pid"
+	stale_socket "$PWD/run/dpinger_GW_Z~192.0.2.10~192.0.2.1.sock"
+}
+
+# second_ask_query FILE COMMANDS: a query command that records each ask in
+# asked.txt and gives no line; on the second ask (that of the look whose
+# finding is logged) it first runs the shell COMMANDS
+second_ask_query()
+{
+	{
+		echo '#!/bin/sh'
+		echo "echo asked >> \"$PWD/asked.txt\""
+		echo "[ \$(wc -l < \"$PWD/asked.txt\") -ge 2 ] || exit 1"
+		printf '%s\n' "$2"
+		echo 'exit 1'
+	} > "$1"
+	chmod +x "$1"
+}
+
+# found_exited PID: the run asked GW_Z's socket on both looks, logged no
+# hung finding but GW_Z missing because PID has exited, and restarted once
+found_exited()
+{
+	atf_check -s exit:0 -o inline:"2\n" sh -c 'wc -l < asked.txt'
+	atf_check -s exit:1 -o empty grep hung log.txt
+	atf_check -s exit:0 -o match:"GW_Z: missing: process $1 of .*dpinger_GW_Z~192.0.2.10~192.0.2.1.pid has exited" cat log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+
 atf_test_case missing_reaped_during_query cleanup
 missing_reaped_during_query_head()
 {
-	atf_set descr "An instance that is a zombie when the watchdog checks its pid and is reaped while its socket is asked is missing (it has exited), not hung"
+	atf_set descr "An instance that exits while its socket is asked and is reaped at once is missing (it has exited), not hung"
 	atf_set timeout 30
 }
 missing_reaped_during_query_body()
 {
-	bed || atf_fail "cannot build the test bed"
-	_p="$PWD/run/dpinger_GW_Z~192.0.2.10~192.0.2.1"
-	# a child that exits under a parent that never reaps it: only once the
-	# parent has become sleep (a shell may reap a child that exits before
-	# its exec)
-	sh -c 'sh -c "while [ ! -e go ]; do sleep 0.05; done" & echo $! > zombie.pid; exec sleep 600' &
-	parent=$!
-	pid_record "$parent"
-	wait_for 5 test -s zombie.pid || atf_fail "no child"
-	zpid=$(cat zombie.pid)
-	pid_record "$zpid"
-	wait_for 5 sh -c "[ \"\$(ps -o comm= -p $parent)\" = sleep ]" || atf_fail "the parent never became sleep"
-	touch go
-	wait_for 5 proc_gone "$zpid" || atf_fail "process $zpid did not exit"
-	kill -0 "$zpid" || atf_fail "process $zpid is no zombie"
-	echo "$zpid" > "$_p.pid"
-	stale_socket "$_p.sock"
-	# the query gives no line; on the second look (the one whose finding
-	# is logged) the parent dies first, so the zombie is reaped meanwhile
-	cat > reapquery.sh <<EOF
-#!/bin/sh
-echo asked >> "$PWD/asked.txt"
-[ \$(wc -l < "$PWD/asked.txt") -ge 2 ] || exit 1
-kill -KILL $parent
-i=0
-while kill -0 $zpid 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done
-exit 1
-EOF
-	chmod +x reapquery.sh
+	zombie_bed
+	second_ask_query reapquery.sh "touch '$PWD/go'; kill -KILL $parent
+i=0; while kill -0 $child 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done"
 	atf_check -s exit:1 -o empty -e empty ./wd -q "$PWD/reapquery.sh"
-	atf_check -s exit:0 -o inline:"2\n" sh -c 'wc -l < asked.txt'
-	atf_check -s exit:1 -o empty grep hung log.txt
-	atf_check -s exit:0 -o match:"GW_Z: missing: process $zpid of .*dpinger_GW_Z~192.0.2.10~192.0.2.1.pid (has exited|is not running)" cat log.txt
-	restarts_are 1 || atf_fail "restart stub not called exactly once"
+	found_exited "$child"
 }
 missing_reaped_during_query_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case missing_reaped_while_judged cleanup
+missing_reaped_while_judged_head()
+{
+	atf_set descr "An instance that exits while its socket is asked and is reaped just as the watchdog looks at the process again is missing (it has exited), not hung (the CI failure of missing_killed_process: a zombie reaped between two looks at it)"
+	atf_set timeout 30
+}
+missing_reaped_while_judged_body()
+{
+	realps=$(command -v ps) || atf_skip "unsupported: no ps"
+	zombie_bed
+	# During the second look's query the instance exits and stays a zombie
+	second_ask_query zombiequery.sh "touch '$PWD/go'
+i=0; while ! '$realps' -o stat= -p $child 2>/dev/null | grep -q '^ *Z' && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done"
+	# ... and the first time the watchdog runs ps after that query, the
+	# zombie is reaped just before ps reads the process table: the worst
+	# moment for a script that looks at the process twice
+	mkdir bin
+	cat > bin/ps <<EOF
+#!/bin/sh
+if [ -s "$PWD/asked.txt" ] && [ \$(wc -l < "$PWD/asked.txt") -ge 2 ] && [ ! -e "$PWD/reaped" ]; then
+	touch "$PWD/reaped"
+	kill -KILL $parent
+	i=0
+	while kill -0 $child 2>/dev/null && [ \$i -lt 50 ]; do sleep 0.1; i=\$((i + 1)); done
+fi
+exec "$realps" "\$@"
+EOF
+	chmod +x bin/ps
+	atf_check -s exit:1 -o empty -e empty env DPW_PS="$PWD/bin/ps" ./wd -q "$PWD/zombiequery.sh"
+	[ -e reaped ] || atf_fail "the watchdog ran no ps after the second query"
+	found_exited "$child"
+}
+missing_reaped_while_judged_cleanup()
+{
+	netns_cleanup
+}
+
+atf_test_case missing_zombie_not_asked cleanup
+missing_zombie_not_asked_head()
+{
+	atf_set descr "An instance that is already a zombie (killed, not yet reaped) is missing (it has exited) without its socket being asked"
+	atf_set timeout 30
+}
+missing_zombie_not_asked_body()
+{
+	zombie_bed
+	touch go
+	wait_for 5 is_zombie "$child" || atf_fail "process $child is no zombie"
+	second_ask_query askquery.sh ""
+	atf_check -s exit:1 -o empty -e empty ./wd -q "$PWD/askquery.sh"
+	[ ! -e asked.txt ] || atf_fail "the socket of a zombie was asked"
+	atf_check -s exit:0 -o match:"GW_Z: missing: process $child of .*dpinger_GW_Z~192.0.2.10~192.0.2.1.pid has exited" cat log.txt
+	restarts_are 1 || atf_fail "restart stub not called exactly once"
+}
+missing_zombie_not_asked_cleanup()
 {
 	netns_cleanup
 }
@@ -565,6 +652,29 @@ lock_stale_recovered_body()
 	atf_check -s exit:0 -o empty -e empty ./wd
 	atf_check -s exit:0 -o match:"removed the stale lock .*dpinger-watchdog.lock of process $dead" cat log.txt
 	[ ! -e run/dpinger-watchdog.lock ] || atf_fail "the lock was left behind"
+}
+
+atf_test_case lock_zombie_holder_is_stale cleanup
+lock_zombie_holder_is_stale_head()
+{
+	atf_set descr "A lock whose holder was killed and is not yet reaped (a zombie) is stale: taken over at once (one log line), not after its 10-minute age limit"
+	atf_set timeout 30
+}
+lock_zombie_holder_is_stale_body()
+{
+	bed || atf_fail "cannot build the test bed"
+	unreaped_child
+	touch go
+	wait_for 5 is_zombie "$child" || atf_fail "process $child is no zombie"
+	mkdir run/dpinger-watchdog.lock
+	echo "$child" > run/dpinger-watchdog.lock/pid
+	atf_check -s exit:0 -o empty -e empty ./wd
+	atf_check -s exit:0 -o match:"removed the stale lock .*dpinger-watchdog.lock of process $child" cat log.txt
+	[ ! -e run/dpinger-watchdog.lock ] || atf_fail "the lock was left behind"
+}
+lock_zombie_holder_is_stale_cleanup()
+{
+	netns_cleanup
 }
 
 atf_test_case backoff_after_useless_restart
@@ -913,6 +1023,8 @@ atf_init_test_cases()
 	atf_add_test_case missing_killed_process
 	atf_add_test_case missing_stale_pid_file
 	atf_add_test_case missing_reaped_during_query
+	atf_add_test_case missing_reaped_while_judged
+	atf_add_test_case missing_zombie_not_asked
 	atf_add_test_case hung_refused_says_so
 	atf_add_test_case missing_expected_gateway
 	atf_add_test_case hung_status_socket
@@ -924,6 +1036,7 @@ atf_init_test_cases()
 	atf_add_test_case lock_held_exits_at_once
 	atf_add_test_case lock_concurrent_run
 	atf_add_test_case lock_stale_recovered
+	atf_add_test_case lock_zombie_holder_is_stale
 	atf_add_test_case backoff_after_useless_restart
 	atf_add_test_case restart_failure_reported
 	atf_add_test_case booting_does_nothing
