@@ -56,52 +56,6 @@ fb_ifinfo(
     return 168;
 }
 
-static size_t
-fb_ifaddr(
-    uint8_t *           p,
-    uint8_t             type,
-    uint16_t            index,
-    int                 v6,
-    const char *        addr,
-    const char *        ifname)
-{
-    size_t              off = 20;
-    size_t              nlen = strlen(ifname);
-
-    memset(p, 0, 256);
-    p[2] = 5;
-    p[3] = type;
-    put32(p + 4, 0x4 | 0x10 | 0x20);
-    put16(p + 12, index);
-    p[off] = v6 ? 28 : 16;
-    p[off + 1] = v6 ? 28 : 2;
-    off += v6 ? 32 : 16;
-    p[off] = (uint8_t) (8 + nlen + 6);
-    p[off + 1] = 18;                    // AF_LINK
-    put16(p + off + 2, index);
-    p[off + 5] = (uint8_t) nlen;
-    p[off + 6] = 6;
-    memcpy(p + off + 8, ifname, nlen);
-    off += (8 + nlen + 6 + 7) / 8 * 8;
-    if (v6)
-    {
-        p[off] = 28;
-        p[off + 1] = 28;                // AF_INET6
-        inet_pton(AF_INET6, addr, p + off + 8);
-        put32(p + off + 24, index);
-        off += 32;
-    }
-    else
-    {
-        p[off] = 16;
-        p[off + 1] = 2;
-        inet_pton(AF_INET, addr, p + off + 4);
-        off += 16;
-    }
-    put16(p, (uint16_t) off);
-    return off;
-}
-
 // A sockaddr_in or sockaddr_in6 for addr at p, padded to 8 bytes; its space
 static size_t
 fb_sockaddr_in(
@@ -114,6 +68,58 @@ fb_sockaddr_in(
     p[1] = v6 ? 28 : 2;                 // AF_INET6, AF_INET
     inet_pton(v6 ? AF_INET6 : AF_INET, addr, p + (v6 ? 8 : 4));
     return v6 ? 32 : 16;
+}
+
+// A sockaddr_dl for interface index and name with alen bytes of (zero)
+// link-level address, padded to 8 bytes; its space
+static size_t
+fb_sockaddr_dl(
+    uint8_t *           p,
+    uint16_t            index,
+    const char *        name,
+    uint8_t             alen)
+{
+    size_t              nlen = strlen(name);
+
+    p[0] = (uint8_t) (8 + nlen + alen);
+    p[1] = 18;                          // AF_LINK
+    put16(p + 2, index);
+    p[5] = (uint8_t) nlen;
+    p[6] = alen;
+    memcpy(p + 8, name, nlen);
+    return (8 + nlen + alen + 7) / 8 * 8;
+}
+
+static size_t
+fb_ifaddr(
+    uint8_t *           p,
+    uint8_t             type,
+    uint16_t            index,
+    int                 v6,
+    const char *        addr,
+    const char *        ifname)
+{
+    size_t              off = 20;
+    size_t              space;
+
+    memset(p, 0, 256);
+    p[2] = 5;
+    p[3] = type;
+    put32(p + 4, 0x4 | 0x10 | 0x20);
+    put16(p + 12, index);
+    // The netmask: only its length and family
+    p[off] = v6 ? 28 : 16;
+    p[off + 1] = v6 ? 28 : 2;
+    off += v6 ? 32 : 16;
+    off += fb_sockaddr_dl(p + off, index, ifname, 6);
+    space = fb_sockaddr_in(p + off, addr);
+    if (v6)
+    {
+        put32(p + off + 24, index);     // sin6_scope_id
+    }
+    off += space;
+    put16(p, (uint16_t) off);
+    return off;
 }
 
 // rt_msghdr, then the sockaddrs named (RTA_DST, RTA_IFP, RTA_IFA: each only
@@ -147,15 +153,8 @@ fb_route(
     }
     if (ifname)
     {
-        size_t          nlen = strlen(ifname);
-
         addrs |= 0x10;
-        p[off] = (uint8_t) (8 + nlen);
-        p[off + 1] = 18;
-        put16(p + off + 2, index);
-        p[off + 5] = (uint8_t) nlen;
-        memcpy(p + off + 8, ifname, nlen);
-        off += (8 + nlen + 7) / 8 * 8;
+        off += fb_sockaddr_dl(p + off, index, ifname, 0);
     }
     if (ifa)
     {
