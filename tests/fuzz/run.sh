@@ -56,9 +56,13 @@ fi
 # A repeatable run: the same seed alone is not enough, libFuzzer's choices
 # also follow addresses (address-space randomisation, off for the fuzzer
 # where setarch can do it) and re-reads of the corpus directory (off)
+repeatable=0
 norandom=
-if [ -n "$seed" ] && [ -n "$runs_max" ] && setarch "$(uname -m)" -R true 2>/dev/null; then
-	norandom="setarch $(uname -m) -R"
+if [ -n "$seed" ] && [ -n "$runs_max" ]; then
+	repeatable=1
+	if setarch "$(uname -m)" -R true 2>/dev/null; then
+		norandom="setarch $(uname -m) -R"
+	fi
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dpinger-fuzz.XXXXXX") || exit 1
@@ -175,15 +179,14 @@ for t in $targets; do
 	    -artifact_prefix="$log.art/"
 	[ -z "$seed" ] || set -- "$@" -seed="$seed"
 	[ -z "$runs_max" ] || set -- "$@" -runs="$runs_max"
-	[ -z "$seed" ] || [ -z "$runs_max" ] || set -- "$@" -reload=0
-	if [ -n "$seed" ] && [ -n "$runs_max" ]; then
+	if [ "$repeatable" -eq 1 ]; then
 		# Same directory, environment and argument lengths wherever the
 		# checkout lies: with the addresses fixed, the stack's contents
 		# would otherwise still move with them
 		(cd "$out" && exec env -i PATH=/usr/local/bin:/usr/bin:/bin \
 		    ASAN_OPTIONS="$ASAN_OPTIONS" UBSAN_OPTIONS="$UBSAN_OPTIONS" \
 		    ASAN_SYMBOLIZER_PATH="${ASAN_SYMBOLIZER_PATH:-}" \
-		    timeout $((seconds + 120)) $norandom "./$t" "$@" "$log.corpus") >"$log.fuzz" 2>&1
+		    timeout $((seconds + 120)) $norandom "./$t" "$@" -reload=0 "$log.corpus") >"$log.fuzz" 2>&1
 	else
 		timeout $((seconds + 120)) "$bin" "$@" "$log.corpus" >"$log.fuzz" 2>&1
 	fi
